@@ -1,0 +1,1 @@
+"""TensorFlow/Keras model code, input pipelines and evaluation metrics."""

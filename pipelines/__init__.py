@@ -1,0 +1,1 @@
+"""Storefront\x27s Dagster code location: definitions, resources, partitions, sensors, jobs, CLI."""

@@ -1,0 +1,1 @@
+"""`storefront` subcommands, one module each."""

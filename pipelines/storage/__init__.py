@@ -1,0 +1,1 @@
+"""Shared storage mechanisms: Delta tables, TFRecord shards and the quarantine."""

@@ -1,0 +1,245 @@
+"""Delta table helper used by every asset.
+
+Partitioned assets own a *window* of a table (one partition or a range). Writing a window is
+delete-then-write in one Delta commit (`write_deltalake(mode="overwrite", predicate=...)`), so a
+re-run replaces exactly its rows and a crashed write leaves the previous version readable.
+The `dagster-deltalake` IO manager is deliberately not used: in 0.29.x it overwrites whole tables
+for partitioned assets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+# Concurrent writers of disjoint partitions may race on the same commit number; deltalake's
+# conflict checker lets the loser retry, which we do a bounded number of times.
+_COMMIT_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class Window:
+    """A set of partition values of one column: a list, or an inclusive range."""
+
+    column: str
+    values: tuple[str, ...] = ()
+    start: str | None = None
+    end: str | None = None
+
+    @classmethod
+    def of(cls, column: str, *values: str) -> Window:
+        return cls(column=column, values=tuple(values))
+
+    @classmethod
+    def range(cls, column: str, start: str, end: str) -> Window:
+        return cls(column=column, start=start, end=end)
+
+    def predicate(self) -> str:
+        """SQL predicate for deltalake's overwrite/delete."""
+        col = f'"{self.column}"'
+        if self.values:
+            quoted = ", ".join(_quote(v) for v in self.values)
+            return f"{col} IN ({quoted})"
+        return f"{col} >= {_quote(self.start)} AND {col} <= {_quote(self.end)}"
+
+    def expression(self) -> pads.Expression:
+        """The same window as a pyarrow filter, for lazy reads."""
+        col = pads.field(self.column)
+        if self.values:
+            return col.isin(list(self.values))
+        return (col >= self.start) & (col <= self.end)
+
+    def contains(self, column: pa.ChunkedArray | pa.Array) -> pa.Array:
+        if self.values:
+            return pc.is_in(column, value_set=pa.array(list(self.values), column.type))
+        return pc.and_(pc.greater_equal(column, self.start), pc.less_equal(column, self.end))
+
+
+def _quote(value: Any) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass
+class WriteResult:
+    """What one write did; `metadata()` is what assets put on their `MaterializeResult`."""
+
+    uri: str
+    version: int
+    rows_written: int
+    rows_total: int
+    schema: pa.Schema
+    partition_by: list[str] = field(default_factory=list)
+    window: str | None = None
+    seconds: float = 0.0
+
+    def metadata(self) -> dict[str, Any]:
+        from dagster import MetadataValue, TableColumn, TableSchema
+
+        columns = [TableColumn(f.name, str(f.type)) for f in self.schema]
+        meta: dict[str, Any] = {
+            "table_uri": MetadataValue.path(self.uri),
+            "table_version": self.version,
+            "rows_written": self.rows_written,
+            "dagster/row_count": self.rows_total,
+            "schema": MetadataValue.table_schema(TableSchema(columns=columns)),
+            "write_seconds": round(self.seconds, 3),
+        }
+        if self.partition_by:
+            meta["partition_by"] = ", ".join(self.partition_by)
+        if self.window:
+            meta["window"] = self.window
+        return meta
+
+
+class DeltaStore:
+    """One Delta table at `uri` with a fixed Arrow schema and partition columns."""
+
+    def __init__(
+        self,
+        uri: str,
+        schema: pa.Schema,
+        partition_by: Sequence[str] = (),
+        storage_options: Mapping[str, str] | None = None,
+    ) -> None:
+        self.uri = uri
+        self.schema = schema
+        self.partition_by = list(partition_by)
+        self.storage_options = dict(storage_options or {}) or None
+
+    # -- reading -------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return DeltaTable.is_deltatable(self.uri, storage_options=self.storage_options)
+
+    def table(self, version: int | None = None) -> DeltaTable:
+        return DeltaTable(self.uri, version=version, storage_options=self.storage_options)
+
+    def version(self) -> int:
+        return self.table().version()
+
+    def count(self) -> int:
+        return self.table().count() if self.exists() else 0
+
+    def dataset(self, window: Window | None = None, version: int | None = None) -> pads.Dataset:
+        """A lazy pyarrow dataset; filter it with `window.expression()` or read it whole."""
+        ds = self.table(version).to_pyarrow_dataset()
+        return ds.filter(window.expression()) if window is not None else ds
+
+    def read(self, window: Window | None = None, columns: list[str] | None = None) -> pa.Table:
+        if not self.exists():
+            return self.schema.empty_table()
+        return self.dataset(window).to_table(columns=columns)
+
+    # -- writing -------------------------------------------------------------------------
+    def ensure(self) -> DeltaTable:
+        """Create the (empty) table with its explicit schema unless it exists."""
+        try:
+            return self.table()
+        except TableNotFoundError:
+            pass
+        try:
+            return DeltaTable.create(
+                self.uri,
+                schema=self.schema,
+                partition_by=self.partition_by or None,
+                mode="ignore",
+                storage_options=self.storage_options,
+            )
+        except Exception:  # another process created it first
+            return self.table()
+
+    def overwrite(self, data: pa.Table | Iterable[pa.RecordBatch], window: Window) -> WriteResult:
+        """Replace exactly the rows of `window` with `data` (idempotent re-runs)."""
+        table = self._conform(data)
+        inside = pc.sum(window.contains(table[window.column])).as_py() or 0
+        if outside := table.num_rows - inside:
+            raise ValueError(
+                f"{outside} of {table.num_rows} rows fall outside the window {window.predicate()} "
+                f"of {self.uri}; refusing to write them"
+            )
+        return self._commit(table, mode="overwrite", predicate=window.predicate(), label=window.predicate())
+
+    def append(self, data: pa.Table | Iterable[pa.RecordBatch]) -> WriteResult:
+        return self._commit(self._conform(data), mode="append", predicate=None, label=None)
+
+    def replace_all(self, data: pa.Table | Iterable[pa.RecordBatch]) -> WriteResult:
+        """Overwrite the whole table (for unpartitioned, fully recomputed assets)."""
+        return self._commit(self._conform(data), mode="overwrite", predicate=None, label="all")
+
+    def delete(self, window: Window) -> int:
+        self.ensure()
+        metrics = self.table().delete(window.predicate())
+        return int(metrics.get("num_deleted_rows", 0))
+
+    def merge(self, data: pa.Table | Iterable[pa.RecordBatch], keys: Sequence[str]) -> WriteResult:
+        """Upsert by key: update matching rows, insert new ones."""
+        table = self._conform(data)
+        started = time.perf_counter()
+        self.ensure()
+        on = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
+        for attempt in range(_COMMIT_RETRIES):
+            try:
+                (
+                    self.table()
+                    .merge(table, predicate=on, source_alias="s", target_alias="t")
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .execute()
+                )
+                break
+            except CommitFailedError:
+                if attempt == _COMMIT_RETRIES - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        return self._result(table.num_rows, f"merge on {', '.join(keys)}", started)
+
+    def _conform(self, data: pa.Table | Iterable[pa.RecordBatch]) -> pa.Table:
+        """Cast to the declared schema; an unexpected or missing column is a loud error."""
+        table = data if isinstance(data, pa.Table) else pa.Table.from_batches(list(data), schema=self.schema)
+        expected, got = set(self.schema.names), set(table.column_names)
+        if expected != got:
+            raise ValueError(
+                f"columns of {self.uri} do not match its schema: "
+                f"unexpected {sorted(got - expected)}, missing {sorted(expected - got)}"
+            )
+        return table.select(self.schema.names).cast(self.schema)
+
+    def _commit(self, table: pa.Table, mode: str, predicate: str | None, label: str | None) -> WriteResult:
+        started = time.perf_counter()
+        self.ensure()
+        for attempt in range(_COMMIT_RETRIES):
+            try:
+                write_deltalake(
+                    self.uri,
+                    table,
+                    mode=mode,
+                    predicate=predicate,
+                    partition_by=self.partition_by or None,
+                    storage_options=self.storage_options,
+                )
+                break
+            except CommitFailedError:
+                if attempt == _COMMIT_RETRIES - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        return self._result(table.num_rows, label, started)
+
+    def _result(self, rows_written: int, label: str | None, started: float) -> WriteResult:
+        dt = self.table()
+        return WriteResult(
+            uri=self.uri,
+            version=dt.version(),
+            rows_written=rows_written,
+            rows_total=dt.count(),
+            schema=self.schema,
+            partition_by=self.partition_by,
+            window=label,
+            seconds=time.perf_counter() - started,
+        )

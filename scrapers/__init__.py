@@ -1,0 +1,1 @@
+"""Scrapers and crawlers that bring outside data in."""
