@@ -1,0 +1,47 @@
+"""Shared fixtures: a temporary storage root, a temporary Dagster instance, the real-data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.resources import REPO_ROOT, StorageResource
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> StorageResource:
+    """A storage resource rooted in a fresh temporary folder."""
+    return StorageResource(root_uri=str(tmp_path / "root"))
+
+
+@pytest.fixture
+def instance(tmp_path: Path):
+    """A real, temporary Dagster instance configured by the repo's dagster.yaml (SQLite storage)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").symlink_to(REPO_ROOT / "dagster.yaml")
+    old = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with dg.DagsterInstance.get() as inst:
+            yield inst
+    finally:
+        if old is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = old
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """`../shared/data` (real public data); tests using it skip cleanly when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
