@@ -80,9 +80,11 @@ class DemoContext:
     def summary(self) -> str:
         header = ("asset", "partitions", "rows", "table version", "run seconds")
         lines = [(r.asset, r.partitions, str(r.rows), str(r.version), f"{r.seconds:.1f}") for r in self.rows]
-        widths = [max(len(x) for x in col) for col in zip(header, *lines)]
+        widths = [max(len(x) for x in col) for col in zip(header, *lines, strict=True)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths)), *(fmt.format(*r) for r in lines)])
+        return "\n".join(
+            [fmt.format(*header), fmt.format(*("-" * w for w in widths)), *(fmt.format(*r) for r in lines)]
+        )
 
 
 def run_demo(only: Sequence[str] = ()) -> DemoContext:

@@ -55,7 +55,9 @@ class StorageResource(ConfigurableResource):
         return DeltaStore(self.uri("delta", name), schema, partition_by, self.storage_options)
 
     def quarantine(self, source: str, partition: str = "__all__") -> Quarantine:
-        store = DeltaStore(self.uri("quarantine", source), QUARANTINE_SCHEMA, ["source_partition"], self.storage_options)
+        store = DeltaStore(
+            self.uri("quarantine", source), QUARANTINE_SCHEMA, ["source_partition"], self.storage_options
+        )
         return Quarantine(store, partition)
 
     def tfrecords_uri(self, dataset: str, partition: str = "all") -> str:

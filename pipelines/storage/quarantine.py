@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -43,7 +43,11 @@ class Quarantine:
         self.rows: list[dict[str, Any]] = []
 
     def reject(self, raw: Any, reason: str, location: str = "") -> None:
-        text = raw if isinstance(raw, str) else (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else json.dumps(raw, default=str))
+        text = (
+            raw
+            if isinstance(raw, str)
+            else (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else json.dumps(raw, default=str))
+        )
         self.rows.append({"location": str(location), "reason": reason, "raw": text[:MAX_RAW_CHARS]})
 
     @property
@@ -63,7 +67,7 @@ class Quarantine:
 
     def commit(self, run_id: str) -> dict[str, Any]:
         """Replace this partition's rejects with the current ones; return asset metadata."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         table = pa.Table.from_pylist(
             [{**r, "source_partition": self.partition, "run_id": run_id, "quarantined_at": now} for r in self.rows],
             schema=QUARANTINE_SCHEMA,
