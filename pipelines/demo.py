@@ -14,7 +14,6 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.definitions import defs, domain_modules, shared_resources
 from pipelines.resources import StorageResource
 
 
@@ -42,6 +41,9 @@ class DemoContext:
         run_config: Mapping[str, Any] | None = None,
     ) -> None:
         """Materialise `selection` (asset selection syntax) once, per partition, or as one range run."""
+        # Imported here: domain modules import this module for DemoContext while definitions load.
+        from pipelines.definitions import defs, shared_resources
+
         all_assets = [*defs.assets, *defs.asset_checks]
         merged = {**shared_resources(), "storage": self.storage, **(resources or {})}
         tags: dict[str, str] = {"storefront/source": "demo"}
@@ -88,6 +90,8 @@ class DemoContext:
 
 
 def run_demo(only: Sequence[str] = ()) -> DemoContext:
+    from pipelines.definitions import domain_modules, shared_resources
+
     instance = dg.DagsterInstance.get()
     ctx = DemoContext(instance=instance, storage=shared_resources()["storage"])  # type: ignore[arg-type]
     for module in domain_modules():
