@@ -1,0 +1,154 @@
+"""The same ingestion, dedup and entity merge against a real PostgreSQL server (Debian's postgresql, started here).
+
+Skips with a reason when the server binaries are not installed (`apt-get install postgresql`).
+The store URLs look like production ones: `postgresql+psycopg://storefront:{password}@host:port/store_1`,
+with the password supplied separately (RETAIL_DB_PASSWORD in deployments).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from assets import retail
+from sandbox import retail_stores as layout
+
+PASSWORD = "sandbox-only-password"
+
+
+def _postgres_bin() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(os.path.realpath(found)).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return Path(candidates[-1]).parent if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def postgres_url():
+    """A throwaway PostgreSQL cluster on 127.0.0.1; yields a URL template with {password} and {db}."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not installed (Debian package postgresql)")
+    as_root = os.geteuid() == 0
+    user = "postgres" if as_root else None
+    if as_root:
+        try:
+            import pwd
+
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root without a postgres system user to own the cluster")
+    base = Path(tempfile.mkdtemp(prefix="retail-pg-"))
+    data, sockets, pwfile = base / "data", base / "sock", base / "pw"
+    sockets.mkdir()
+    pwfile.write_text(PASSWORD)
+    if as_root:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+        shutil.chown(pwfile, "postgres")
+    port = _free_port()
+    run = {"user": user, "check": True, "capture_output": True, "timeout": 120}
+    try:
+        subprocess.run(
+            [
+                bindir / "initdb",
+                "-D",
+                data,
+                "-U",
+                "storefront",
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+            ],
+            **run,
+        )
+        subprocess.run(
+            [
+                bindir / "pg_ctl",
+                "-D",
+                data,
+                "-l",
+                base / "log",
+                "-w",
+                "start",
+                "-o",
+                f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1",
+            ],
+            **run,
+        )
+    except (subprocess.CalledProcessError, OSError) as error:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"could not start PostgreSQL: {getattr(error, 'stderr', error)!r}")
+    try:
+        yield f"postgresql+psycopg://storefront:{{password}}@127.0.0.1:{port}/{{db}}"
+    finally:
+        subprocess.run(
+            [bindir / "pg_ctl", "-D", data, "-m", "fast", "stop"], user=user, capture_output=True, timeout=60
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_ingestion_and_dedup_on_postgres(postgres_url: str, instance, storage) -> None:
+    world = layout.generate_world(n_people=300, n_stores=2, n_items=60, seed=9)
+    admin = sa.create_engine(postgres_url.format(password=PASSWORD, db="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for store in ("store_1", "store_2"):
+            conn.execute(sa.text(f"CREATE DATABASE {store}"))
+    admin.dispose()
+    urls = {}
+    for number, store in enumerate(("store_1", "store_2"), start=1):
+        layout.write_store(postgres_url.format(password=PASSWORD, db=store), world, number, seed=9)
+        urls[store] = postgres_url.replace("{db}", store)  # keeps the {password} placeholder
+
+    stores = retail.RetailStoresResource(store_urls=urls, password=PASSWORD)
+    assert PASSWORD not in stores.safe_url("store_1")
+    instance.add_dynamic_partitions(retail.store_partitions.name, list(urls))
+    all_assets = [*retail.defs.assets, *retail.defs.asset_checks]
+    resources = {"storage": storage, "retail_stores": stores}
+    ingest = dg.materialize(
+        all_assets,
+        selection=["store_customers", "store_transactions"],
+        instance=instance,
+        resources=resources,
+        tags={"dagster/asset_partition_range_start": "store_1", "dagster/asset_partition_range_end": "store_2"},
+    )
+    assert ingest.success
+    customers = storage.delta("retail_store_customers", retail.CUSTOMERS_SCHEMA, ["store_id"]).read()
+    assert customers.num_rows == len(world.customers)  # the planted identity-less rows are quarantined
+    linkage = dg.materialize(
+        all_assets, selection=["retail_catalogue", "customer_entities"], instance=instance, resources=resources
+    )
+    assert linkage.success
+    checks = {e.asset_check_key.name: (e.passed, e.metadata) for e in linkage.get_asset_check_evaluations()}
+    passed, metadata = checks["customer_entities_match_planted_truth"]
+    assert passed, metadata
+    assert metadata["f1"].value >= 0.95
+    merged = dg.materialize(
+        all_assets,
+        selection=["retail_transactions"],
+        instance=instance,
+        resources=resources,
+        tags={"dagster/asset_partition_range_start": "store_1", "dagster/asset_partition_range_end": "store_2"},
+    )
+    assert merged.success
+    tx = storage.delta("retail_transactions", retail.ENTITY_TRANSACTIONS_SCHEMA, ["store_id"]).read()
+    assert tx.num_rows == len(world.transactions[world.transactions["StoreID"] <= 2])  # orphans quarantined
+    assert tx.column("entity_id").null_count == 0

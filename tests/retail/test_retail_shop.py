@@ -1,0 +1,154 @@
+"""The shop page over real HTTP on 127.0.0.1 (port 0), and in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.retail_sequences import as_arrays, split_examples
+from models.retail_shop import MAX_CART_ITEMS, start_shop
+from sandbox.retail_stores import generate_world
+
+CHROMIUM = os.environ.get("STOREFRONT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny saved index trained on generated purchases (people as entities)."""
+    from models.retail_two_tower import CatalogueFeatures, TwoTowerConfig, save_index, train
+
+    world = generate_world(n_people=300, n_items=80, seed=5)
+    tx = world.transactions.merge(
+        world.customers[["StoreID", "ID", "PersonID"]].rename(columns={"ID": "CustomerID"}),
+        on=["StoreID", "CustomerID"],
+    )
+    items = world.items.set_index("ID")
+    frame = pd.DataFrame(
+        {
+            "entity_id": tx["PersonID"].astype(str),
+            "transaction_time": tx["TransactionTime"],
+            "store_id": tx["StoreID"].astype(str),
+            "transaction_id": tx["ID"],
+            "item_id": tx["ItemID"],
+            "quantity": tx["Quantity"],
+            "price": tx["Price"],
+            "department_id": tx["DepartmentID"],
+            "discount_id": tx["DiscountID"],
+            "return_id": tx["ReturnID"],
+            "brand_code": items.loc[tx["ItemID"], "BinLocation"].to_numpy(),
+        }
+    )
+    train_examples, _, _ = split_examples(frame)
+    catalogue = CatalogueFeatures(
+        items.index.to_numpy(np.int64),
+        items["DepartmentID"].to_numpy(np.int64),
+        items["BinLocation"].to_numpy(object),
+        items["FullPrice"].to_numpy(np.float32),
+        items["Description"].to_numpy(object),
+    )
+    config = TwoTowerConfig(embedding_dim=8, gru_units=8, epochs=1)
+    query, embeddings, _ = train(as_arrays(train_examples), catalogue, config)
+    return save_index(tmp_path_factory.mktemp("index"), query, embeddings, catalogue, config, {})
+
+
+@pytest.fixture(scope="module")
+def shop(model_dir: Path):
+    server, thread = start_shop(model_dir)
+    host, port = server.server_address[:2]
+    yield f"http://{host}:{port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.mark.slow
+def test_recommendations_over_http(shop: str) -> None:
+    with httpx.Client(base_url=shop, timeout=30) as client:
+        assert client.get("/healthz").json()["items"] == 80
+        page = client.get("/")
+        assert page.status_code == 200 and "Recommended for this cart" in page.text
+        found = client.get("/api/items", params={"q": "dairy", "limit": 5}).json()["items"]
+        assert 0 < len(found) <= 5 and all("Dairy" in i["description"] for i in found)
+        cart = [found[0]["item_id"], 7]
+        answer = client.post("/api/recommendations", json={"items": cart})
+        assert answer.status_code == 200
+        recommendations = answer.json()["recommendations"]
+        assert len(recommendations) == 10
+        ids = [r["item_id"] for r in recommendations]
+        assert len(set(ids)) == 10 and not set(ids) & set(cart)
+        scores = [r["score"] for r in recommendations]
+        assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b"{not json", 400, "not JSON"),
+        (b'{"items": []}', 400, "empty"),
+        (b'{"items": ["7"]}', 400, "integer item ids"),
+        (b'{"items": [7, 99999]}', 422, "unknown item ids"),
+        (('{"items": [' + ",".join(["7"] * (MAX_CART_ITEMS + 1)) + "]}").encode(), 413, "at most"),
+        (b'{"items": [' + b"7," * 20000 + b"7]}", 413, "body over"),
+    ],
+)
+def test_bad_requests_get_clear_4xx(shop: str, body: bytes, status: int, message: str) -> None:
+    answer = httpx.post(
+        f"{shop}/api/recommendations", content=body, timeout=30, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == status
+    assert message in answer.json()["error"]
+    if status == 422:
+        assert answer.json()["unknown_items"] == [99999]
+
+
+@pytest.mark.slow
+def test_browser_adds_items_and_sees_ten_recommendations(shop: str) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(shop)
+            page.wait_for_selector("li.item button.add")
+            page.fill("#search", "Produce")
+            page.wait_for_function(
+                "[...document.querySelectorAll('li.item')].every(li => li.textContent.includes('Produce'))"
+            )
+            page.locator("li.item button.add").first.click()
+            page.wait_for_function("document.querySelectorAll('li.recommendation').length === 10")
+            page.locator("li.item button.add").nth(1).click()
+            page.wait_for_function("document.querySelectorAll('li.cart-item').length === 2")
+            page.wait_for_function("document.querySelectorAll('li.recommendation').length === 10")
+            cart_text = page.locator("li.cart-item").all_inner_texts()
+            recommended = page.locator("li.recommendation").evaluate_all(
+                "els => els.map(e => Number(e.dataset.itemId))"
+            )
+            assert len(cart_text) == 2 and len(set(recommended)) == 10
+            page.click("#clear")
+            page.wait_for_function("document.querySelectorAll('li.recommendation').length === 0")
+        finally:
+            browser.close()
+
+
+def test_cli_has_retail_serve() -> None:
+    from pipelines.cli import build_parser
+
+    args = build_parser().parse_args(["retail", "serve", "--port", "0", "--model-dir", "/tmp/x"])
+    assert (args.port, args.model_dir, args.handler.__name__) == (0, "/tmp/x", "run_serve")
