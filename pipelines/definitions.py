@@ -8,12 +8,19 @@ pipeline never edits a central list.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import warnings
 
 import dagster as dg
 
 import assets as assets_package
 from pipelines.resources import StorageResource, default_root_uri
+
+
+# Backfill policies and partitioned checks are marked beta/preview; they are deliberate here.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 
 def domain_modules() -> list:
@@ -31,9 +38,19 @@ def shared_resources() -> dict[str, object]:
     return {"storage": StorageResource(root_uri=default_root_uri())}
 
 
+def default_executor() -> dg.ExecutorDefinition:
+    """Steps run in subprocesses (isolation, at most 2 at once on small machines) unless
+    STOREFRONT_EXECUTOR=in_process, which saves a process start per step on tiny runs."""
+    if os.environ.get("STOREFRONT_EXECUTOR", "multiprocess") == "in_process":
+        return dg.in_process_executor
+    return dg.multiprocess_executor.configured({"max_concurrent": int(os.environ.get("STOREFRONT_MAX_STEPS", "2"))})
+
+
 def build_definitions() -> dg.Definitions:
     domain_defs = [m.defs for m in domain_modules()]
-    return dg.Definitions.merge(*domain_defs, dg.Definitions(resources=shared_resources()))
+    return dg.Definitions.merge(
+        *domain_defs, dg.Definitions(resources=shared_resources(), executor=default_executor())
+    )
 
 
 defs = build_definitions()

@@ -42,10 +42,11 @@ class DemoContext:
     ) -> None:
         """Materialise `selection` (asset selection syntax) once, per partition, or as one range run."""
         # Imported here: domain modules import this module for DemoContext while definitions load.
-        from pipelines.definitions import defs, shared_resources
+        from pipelines.definitions import defs
 
         all_assets = [*defs.assets, *defs.asset_checks]
-        merged = {**shared_resources(), "storage": self.storage, **(resources or {})}
+        # Every domain's resources: materialize() validates the whole asset graph it is given.
+        merged = {**defs.resources, "storage": self.storage, **(resources or {})}
         tags: dict[str, str] = {"storefront/source": "demo"}
         if partition_range:
             tags |= {
@@ -66,12 +67,15 @@ class DemoContext:
             )
             seconds = time.perf_counter() - started
             label = key or (f"{partition_range[0]}...{partition_range[1]}" if partition_range else "-")
+            # A range run reports one materialisation per partition: keep one row per asset.
+            latest: dict[str, dict[str, Any]] = {}
             for event in result.get_asset_materialization_events():
                 mat = event.event_specific_data.materialization
-                meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+                latest[mat.asset_key.to_user_string()] = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+            for asset, meta in latest.items():
                 self.rows.append(
                     SummaryRow(
-                        asset=mat.asset_key.to_user_string(),
+                        asset=asset,
                         partitions=label,
                         rows=meta.get("dagster/row_count", meta.get("rows_written", "")),
                         version=meta.get("table_version", ""),
