@@ -1,0 +1,121 @@
+"""The DeepCart `build` step: from all ratings of a category to a dataset worth training on.
+
+Same filters as the original, in the same order, with the same kind of report, plus an optional iterative
+k-core so that "users with at least N ratings" still holds after items were dropped:
+
+1. keep one rating per (user, item), the latest;
+2. keep items whose site-wide `rating_number` (from the metadata) is above `min_ratings`;
+3. keep users with at least `min_interactions` ratings;
+4. sample `sample_n` users (0 keeps all);
+5. drop items with no ratings left;
+6. with `k_core`, repeat "users >= min_interactions, items >= min_item_interactions" until nothing changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    category: str
+    min_interactions: int = 5
+    min_ratings: int = 10
+    sample_n: int = 0
+    k_core: bool = False
+    min_item_interactions: int = 1
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class BuildResult:
+    ratings: pl.DataFrame  # user_id, parent_asin, rating, timestamp
+    items: pl.DataFrame  # parent_asin and its metadata columns
+    report: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _shape(df: pl.DataFrame) -> tuple[int, int, int]:
+    return df["user_id"].n_unique(), df.height, df["parent_asin"].n_unique()
+
+
+def build_dataset(reviews: pl.DataFrame, items: pl.DataFrame, spec: BuildSpec) -> BuildResult:
+    """`reviews` needs user_id, parent_asin, rating, timestamp; `items` needs parent_asin, rating_number."""
+    report: list[str] = []
+    say = report.append
+    df = reviews.select("user_id", "parent_asin", "rating", "timestamp")
+    users, ratings, n_items = _shape(df)
+    say(f"Found {users:,} users with {ratings:,} ratings of {n_items:,} items.")
+    counts = {"found_users": users, "found_ratings": ratings, "found_items": n_items}
+
+    before = df.height
+    df = df.sort("timestamp", "parent_asin").unique(["user_id", "parent_asin"], keep="last", maintain_order=True)
+    if dropped := before - df.height:
+        say(f"Dropped {dropped:,} repeated ratings of an item by the same user (kept the latest).")
+    counts["dropped_repeats"] = dropped
+
+    popular = items.filter(pl.col("rating_number") > spec.min_ratings).select("parent_asin").unique()
+    kept = df.join(popular, on="parent_asin", how="semi")
+    dropped_items = df["parent_asin"].n_unique() - kept["parent_asin"].n_unique()
+    say(
+        f"Dropped {dropped_items:,} items with {spec.min_ratings:,} or fewer ratings (or no metadata) "
+        f"and their {df.height - kept.height:,} ratings."
+    )
+    counts["dropped_unpopular_items"] = dropped_items
+    df = kept
+
+    df, dropped_users, dropped_ratings = _drop_light_users(df, spec.min_interactions)
+    say(
+        f"Dropped {dropped_users:,} users with fewer than {spec.min_interactions:,} ratings ({dropped_ratings:,} ratings)."
+    )
+    counts["dropped_light_users"] = dropped_users
+
+    if spec.sample_n and spec.sample_n < df["user_id"].n_unique():
+        everyone = df.select("user_id").unique().sort("user_id")
+        chosen = everyone.sample(n=spec.sample_n, seed=spec.seed)
+        total = everyone.height
+        df = df.join(chosen, on="user_id", how="semi")
+        say(f"Sampled {spec.sample_n:,} of {total:,} users ({df.height:,} ratings).")
+    counts["sampled_users"] = df["user_id"].n_unique()
+
+    left = df["parent_asin"].n_unique()
+    remaining_items = items.filter(pl.col("parent_asin").is_in(popular["parent_asin"].implode()))
+    say(f"Dropped {remaining_items.height - left:,} items with no ratings left.")
+
+    if spec.k_core:
+        passes = 0
+        while True:
+            passes += 1
+            before_users, before_ratings, before_items = _shape(df)
+            df, _, _ = _drop_light_users(df, spec.min_interactions)
+            per_item = df.group_by("parent_asin").len()
+            df = df.join(per_item.filter(pl.col("len") >= spec.min_item_interactions), on="parent_asin", how="semi")
+            after_users, after_ratings, after_items = _shape(df) if df.height else (0, 0, 0)
+            if (after_users, after_ratings, after_items) == (before_users, before_ratings, before_items):
+                break
+            say(
+                f"k-core pass {passes}: dropped {before_users - after_users:,} users and {before_items - after_items:,} "
+                f"items ({before_ratings - after_ratings:,} ratings)."
+            )
+        say(
+            f"k-core holds after {passes} pass(es): every user has >= {spec.min_interactions} ratings, "
+            f"every item >= {spec.min_item_interactions}."
+        )
+        counts["k_core_passes"] = passes
+
+    users, ratings, n_items = _shape(df) if df.height else (0, 0, 0)
+    counts |= {"users": users, "ratings": ratings, "items": n_items}
+    out_items = items.join(df.select("parent_asin").unique(), on="parent_asin", how="semi").unique("parent_asin")
+    return BuildResult(df.sort("user_id", "timestamp", "parent_asin"), out_items.sort("parent_asin"), report, counts)
+
+
+def _drop_light_users(df: pl.DataFrame, min_interactions: int) -> tuple[pl.DataFrame, int, int]:
+    per_user = df.group_by("user_id").len()
+    heavy = per_user.filter(pl.col("len") >= min_interactions)
+    kept = df.join(heavy, on="user_id", how="semi")
+    return kept, per_user.height - heavy.height, df.height - kept.height

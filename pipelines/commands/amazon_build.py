@@ -1,0 +1,71 @@
+"""`storefront build`: the DeepCart `build` step on an ingested Amazon category, as a Dagster run.
+
+    storefront build --category Electronics --min-interactions 5 --min-ratings 10 --sample-n 10000 --tag e10k
+
+materialises `amazon_dataset[tag]` (and with `--train`, every recommender and their comparison) on the
+instance in DAGSTER_HOME, so the run and its report show in the UI, and prints the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("build", help="build an Amazon reviews dataset (filters + report) under a tag")
+    parser.add_argument("--category", required=True, help="an ingested category, e.g. Electronics")
+    parser.add_argument("--min-interactions", type=int, default=5, help="keep users with at least N ratings")
+    parser.add_argument("--min-ratings", type=int, default=10, help="keep items with more than M site ratings")
+    parser.add_argument("--sample-n", type=int, default=0, help="sample K users (0: all)")
+    parser.add_argument("--tag", required=True, help="name of the dataset (its Delta partition)")
+    parser.add_argument("--k-core", action="store_true", help="repeat the user/item filters until they hold")
+    parser.add_argument("--min-item-interactions", type=int, default=1, help="with --k-core: ratings per item")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the user sample")
+    parser.add_argument("--train", action="store_true", help="also train, evaluate and compare every recommender")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from assets.amazon import MODEL_NAMES, AmazonDatasetConfig, dataset_partitions
+    from pipelines.definitions import defs, shared_resources
+
+    config = AmazonDatasetConfig(
+        category=args.category,
+        min_interactions=args.min_interactions,
+        min_ratings=args.min_ratings,
+        sample_n=args.sample_n,
+        k_core=args.k_core,
+        min_item_interactions=args.min_item_interactions,
+        seed=args.seed,
+    )
+    selection = ["amazon_dataset"]
+    if args.train:
+        selection += [*(f"amazon_model_{name}" for name in MODEL_NAMES), "amazon_model_comparison"]
+    instance = dg.DagsterInstance.get()
+    if not instance.has_dynamic_partition(dataset_partitions.name, args.tag):
+        instance.add_dynamic_partitions(dataset_partitions.name, [args.tag])
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=selection,
+        partition_key=args.tag,
+        instance=instance,
+        resources={**defs.resources, **shared_resources()},
+        run_config={"ops": {"amazon_dataset": {"config": config.model_dump()}}},
+        tags={"storefront/source": "cli"},
+        raise_on_error=False,
+    )
+    for event in result.get_asset_materialization_events():
+        meta = event.event_specific_data.materialization.metadata
+        for key in ("report", "comparison"):
+            if key in meta:
+                print(meta[key].value.replace("    ", "", 1).replace("\n    ", "\n"))
+                print()
+    if not result.success:
+        for event in result.all_events:
+            if event.event_type_value == "STEP_FAILURE":
+                error = event.event_specific_data.error
+                print(f"{event.step_key} failed: {(error.cause or error).message.strip()}")
+        return 1
+    return 0

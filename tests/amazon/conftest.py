@@ -1,0 +1,28 @@
+"""Helpers shared by the Amazon tests: a small sandbox category and materialising on a temporary instance."""
+
+import dagster as dg
+import pytest
+
+from assets import amazon
+from sandbox.amazon import AmazonSandboxSpec, generate
+
+SMALL = AmazonSandboxSpec(category="Toys", n_users=600, n_items=120, seed=3)
+TINY_MODELS = amazon.AmazonModelSettings(autoencoder_hidden=16, autoencoder_epochs=2, knn_neighbours=20)
+
+
+@pytest.fixture
+def landed(storage):
+    """The small sandbox category dropped into the landing folder."""
+    return generate(storage.landing_path(amazon.LANDING_SOURCE), SMALL)
+
+
+def materialize(instance, storage, selection, partition, run_config=None, raise_on_error=True):
+    return dg.materialize(
+        [*amazon.defs.assets, *amazon.defs.asset_checks],
+        selection=selection,
+        partition_key=partition,
+        instance=instance,
+        resources={"storage": storage, "amazon_model_settings": TINY_MODELS},
+        run_config=run_config,
+        raise_on_error=raise_on_error,
+    )

@@ -1,0 +1,72 @@
+"""The recommendations page in real headless Chromium: pick a user, see the history and each model's top 10."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from assets import amazon
+from models.amazon_dataset_builder import BuildSpec
+from pipelines.commands.amazon_ui import RecommendationsApp, serve
+
+from .conftest import SMALL
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def app(storage, landed):
+    for kind, store, path in [
+        ("reviews", amazon.reviews_store(storage), landed.reviews_path),
+        ("items", amazon.items_store(storage), landed.meta_path),
+    ]:
+        amazon.ingest_file(store, storage.quarantine(f"amazon_{kind}", SMALL.category), path, kind, SMALL.category)
+    amazon.build_for_tag(storage, "ui", BuildSpec(category=SMALL.category, min_interactions=3, min_ratings=3))
+    return RecommendationsApp.load(storage, "ui")
+
+
+@pytest.mark.slow
+def test_pick_a_user_and_see_history_and_top10_per_model(app):
+    from playwright.sync_api import sync_playwright
+
+    chromium = os.environ.get("STOREFRONT_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        pytest.skip("Debian chromium is not installed")
+    server = serve(app, port=0)
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(url)
+            assert page.locator("#user option").count() == len(app.users) > 1
+            user = app.users[1]
+            page.select_option("#user", user)
+            page.click("#show")
+            page.wait_for_selector("#recs-ease")
+            assert page.locator("h2").inner_text() == f"History of {user}"
+            seen = app.split.train.matrix[app.split.train.user_row(user)].nnz
+            assert page.locator("#history tr").count() == seen + 1  # + header
+            for name in ("random", "popular", "item_knn", "ease"):
+                assert page.locator(f"#recs-{name} tr").count() == 11
+
+            def items(selector: str) -> set[str]:
+                return {row.get_attribute("data-item") for row in page.locator(selector).all()}
+
+            history = items("#history tr[data-item]")
+            assert len(history) == seen
+            for name in ("popular", "item_knn", "ease"):
+                assert not items(f"#recs-{name} tr[data-item]") & history  # seen items are excluded
+            page.goto(url + "?user=nobody")
+            assert "Unknown user" in page.locator("#error").inner_text()
+            browser.close()
+    finally:
+        server.shutdown()
