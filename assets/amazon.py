@@ -22,7 +22,6 @@ import dagster as dg
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import write_deltalake
 
 from models.amazon_dataset_builder import BuildSpec, build_dataset
 from models.amazon_ranking_metrics import evaluate
@@ -107,35 +106,14 @@ def ingest_file(
             stopped.append(error)  # raising inside the stream aborts the write; re-raised below, unwrapped
             raise
 
-    store.ensure()
     window = Window.of("category", category)
     try:
-        write_deltalake(
-            store.uri,
-            pa.RecordBatchReader.from_batches(store.schema, batches()),
-            mode="overwrite",
-            predicate=window.predicate(),
-            partition_by=store.partition_by,
-            storage_options=store.storage_options,
-            target_file_size=TARGET_FILE_BYTES,
-        )
+        result = store.overwrite_stream(batches(), window, target_file_size=TARGET_FILE_BYTES)
     except Exception:
         if stopped:
             raise stopped[0] from None
         raise
     seconds = time.perf_counter() - started
-    table = store.table()
-    rows = int(table.to_pyarrow_dataset().filter(window.expression()).count_rows())
-    result = WriteResult(
-        uri=store.uri,
-        version=table.version(),
-        rows_written=rows,
-        rows_total=table.count(),
-        schema=store.schema,
-        partition_by=store.partition_by,
-        window=window.predicate(),
-        seconds=seconds,
-    )
     stats["seconds"] = seconds
     return result, stats
 

@@ -158,13 +158,39 @@ class DeltaStore:
     def overwrite(self, data: pa.Table | Iterable[pa.RecordBatch], window: Window) -> WriteResult:
         """Replace exactly the rows of `window` with `data` (idempotent re-runs)."""
         table = self._conform(data)
-        inside = pc.sum(window.contains(table[window.column])).as_py() or 0
-        if outside := table.num_rows - inside:
-            raise ValueError(
-                f"{outside} of {table.num_rows} rows fall outside the window {window.predicate()} "
-                f"of {self.uri}; refusing to write them"
-            )
+        self._check_window(table, window)
         return self._commit(table, mode="overwrite", predicate=window.predicate(), label=window.predicate())
+
+    def overwrite_stream(
+        self, batches: Iterable[pa.RecordBatch], window: Window, target_file_size: int | None = None
+    ) -> WriteResult:
+        """`overwrite` for inputs larger than memory: batches stream into one commit.
+
+        An exception raised by the batch iterator aborts the write before the commit, so the table
+        keeps its previous version (a broken file never replaces good rows).
+        """
+        started = time.perf_counter()
+        written = 0
+
+        def conformed() -> Iterable[pa.RecordBatch]:
+            nonlocal written
+            for batch in batches:
+                table = self._conform(pa.Table.from_batches([batch]))
+                self._check_window(table, window)
+                written += table.num_rows
+                yield from table.to_batches()
+
+        self.ensure()
+        write_deltalake(
+            self.uri,
+            pa.RecordBatchReader.from_batches(self.schema, conformed()),
+            mode="overwrite",
+            predicate=window.predicate(),
+            partition_by=self.partition_by or None,
+            storage_options=self.storage_options,
+            target_file_size=target_file_size,
+        )
+        return self._result(written, window.predicate(), started)
 
     def append(self, data: pa.Table | Iterable[pa.RecordBatch]) -> WriteResult:
         return self._commit(self._conform(data), mode="append", predicate=None, label=None)
@@ -199,6 +225,14 @@ class DeltaStore:
                     raise
                 time.sleep(0.05 * 2**attempt)
         return self._result(table.num_rows, f"merge on {', '.join(keys)}", started)
+
+    def _check_window(self, table: pa.Table, window: Window) -> None:
+        inside = pc.sum(window.contains(table[window.column])).as_py() or 0
+        if outside := table.num_rows - inside:
+            raise ValueError(
+                f"{outside} of {table.num_rows} rows fall outside the window {window.predicate()} "
+                f"of {self.uri}; refusing to write them"
+            )
 
     def _conform(self, data: pa.Table | Iterable[pa.RecordBatch]) -> pa.Table:
         """Cast to the declared schema; an unexpected or missing column is a loud error."""

@@ -140,3 +140,20 @@ def test_killed_writer_leaves_previous_version_readable(tmp_path):
     assert len(on_disk) > len(reopened.table().file_uris()), "the child wrote no data files before the kill"
     assert reopened.version() == before
     assert counts(reopened) == {"200607": 10}
+
+
+def test_streamed_overwrite_replaces_the_window_and_aborts_cleanly(store):
+    store.overwrite(week_rows("200607", 4), Window.of("week", "200607"))
+    store.overwrite(week_rows("200609", 2), Window.of("week", "200609"))
+    result = store.overwrite_stream(
+        (b for i in range(5) for b in week_rows("200607", 3, i * 3).to_batches()), Window.of("week", "200607")
+    )
+    assert result.rows_written == 15 and counts(store) == {"200607": 15, "200609": 2}
+
+    def broken():
+        yield from week_rows("200607", 3).to_batches()
+        raise RuntimeError("line 9: not JSON")
+
+    with pytest.raises(Exception, match="not JSON"):
+        store.overwrite_stream(broken(), Window.of("week", "200607"))
+    assert store.version() == result.version and counts(store) == {"200607": 15, "200609": 2}
