@@ -1,0 +1,204 @@
+"""Shopping missions: LDA over baskets (a basket is a document, a product repeated by its quantity a word).
+
+The number of missions k is chosen by perplexity on held-out baskets over a configurable grid. The
+vocabulary (`BasketVectorizer`) is fitted once and saved with the model, so scoring new baskets uses
+exactly the training vocabulary (the original refit its IDF on the scoring data).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from sklearn.decomposition import LatentDirichletAllocation
+from sklearn.metrics import normalized_mutual_info_score
+
+
+@dataclass
+class BasketVectorizer:
+    """Product vocabulary fixed at fit time; quantities are capped so one bulk buy does not dominate."""
+
+    max_quantity: int = 10
+    vocabulary: dict[str, int] = field(default_factory=dict)
+
+    def fit(self, products: Sequence[Sequence[str]]) -> BasketVectorizer:
+        codes = sorted({p for basket in products for p in basket})
+        self.vocabulary = {code: i for i, code in enumerate(codes)}
+        return self
+
+    def transform(self, products: Sequence[Sequence[str]], quantities: Sequence[Sequence[int]]) -> sp.csr_matrix:
+        rows, cols, values = [], [], []
+        for row, (basket, counts) in enumerate(zip(products, quantities, strict=True)):
+            for product, quantity in zip(basket, counts, strict=True):
+                column = self.vocabulary.get(product)
+                if column is not None:
+                    rows.append(row)
+                    cols.append(column)
+                    values.append(min(int(quantity), self.max_quantity))
+        matrix = sp.csr_matrix((values, (rows, cols)), shape=(len(products), len(self.vocabulary)), dtype=np.float64)
+        matrix.sum_duplicates()
+        return matrix
+
+    @property
+    def products(self) -> list[str]:
+        return sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+
+
+@dataclass
+class MissionModel:
+    vectorizer: BasketVectorizer
+    lda: LatentDirichletAllocation
+    perplexity_by_k: dict[int, float]
+    fit_seconds: float
+
+    @property
+    def k(self) -> int:
+        return int(self.lda.n_components)
+
+    def mission_distribution(
+        self, products: Sequence[Sequence[str]], quantities: Sequence[Sequence[int]]
+    ) -> np.ndarray:
+        return self.lda.transform(self.vectorizer.transform(products, quantities))
+
+    def assign(
+        self, products: Sequence[Sequence[str]], quantities: Sequence[Sequence[int]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each basket's mission and the probability of it."""
+        theta = self.mission_distribution(products, quantities)
+        return theta.argmax(axis=1), theta.max(axis=1)
+
+    def top_products(self, n: int = 10) -> pl.DataFrame:
+        weights = self.lda.components_ / self.lda.components_.sum(axis=1, keepdims=True)
+        names = self.vectorizer.products
+        rows = []
+        for mission, row in enumerate(weights):
+            for rank, column in enumerate(np.argsort(-row)[:n], start=1):
+                rows.append(
+                    {"MISSION": mission, "RANK": rank, "PROD_CODE": names[column], "WEIGHT": float(row[column])}
+                )
+        return pl.DataFrame(
+            rows, schema={"MISSION": pl.Int32, "RANK": pl.Int32, "PROD_CODE": pl.Utf8, "WEIGHT": pl.Float64}
+        )
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "mission_model.pkl", "wb") as f:
+            pickle.dump(self, f)
+        (folder / "perplexity.json").write_text(json.dumps({str(k): v for k, v in self.perplexity_by_k.items()}))
+
+    @staticmethod
+    def load(folder: Path) -> MissionModel:
+        with open(folder / "mission_model.pkl", "rb") as f:
+            return pickle.load(f)
+
+
+def fit_missions(
+    products: Sequence[Sequence[str]],
+    quantities: Sequence[Sequence[int]],
+    k_grid: Sequence[int],
+    max_iter: int = 20,
+    holdout_share: float = 0.2,
+    learning_method: str = "online",
+    seed: int = 0,
+) -> MissionModel:
+    """Fit LDA for every k in the grid on training baskets; keep the k with the lowest held-out perplexity."""
+    started = time.perf_counter()
+    vectorizer = BasketVectorizer().fit(products)
+    counts = vectorizer.transform(products, quantities)
+    counts = counts[np.asarray(counts.sum(axis=1)).ravel() > 0]
+    order = np.random.default_rng(seed).permutation(counts.shape[0])
+    n_holdout = max(1, int(len(order) * holdout_share))
+    held_out, train = counts[order[:n_holdout]], counts[order[n_holdout:]]
+    perplexity: dict[int, float] = {}
+    best: LatentDirichletAllocation | None = None
+    for k in k_grid:
+        lda = LatentDirichletAllocation(
+            n_components=int(k),
+            learning_method=learning_method,
+            max_iter=max_iter,
+            batch_size=512,
+            random_state=seed,
+            n_jobs=1,
+        ).fit(train)
+        perplexity[int(k)] = float(lda.perplexity(held_out))
+        if best is None or perplexity[int(k)] < perplexity[int(best.n_components)]:
+            best = lda
+    assert best is not None, "empty k grid"
+    return MissionModel(vectorizer, best, perplexity, time.perf_counter() - started)
+
+
+def agreement(missions: np.ndarray, labels: Sequence[str | int], seed: int = 0) -> dict[str, float]:
+    """NMI of the missions with a labelling, next to a random assignment with the same mission sizes."""
+    labels = np.asarray(labels)
+    shuffled = np.random.default_rng(seed).permutation(missions)
+    return {
+        "nmi": float(normalized_mutual_info_score(labels, missions)),
+        "random_nmi": float(normalized_mutual_info_score(labels, shuffled)),
+    }
+
+
+PROFILE_ATTRIBUTES = (
+    "BASKET_SIZE",
+    "BASKET_TYPE",
+    "BASKET_DOMINANT_MISSION",
+    "BASKET_PRICE_SENSITIVITY",
+    "STORE_FORMAT",
+    "SHOP_WEEKDAY",
+    "SHOP_HOUR",
+)
+
+
+def mission_profiles(baskets: pl.DataFrame, lines: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Index = share of a mission's baskets with a value / share of all baskets with it x 100.
+
+    `baskets` has MISSION plus the PROFILE_ATTRIBUTES; `lines` (optional: MISSION, PROD_CODE_40,
+    QUANTITY) adds the product hierarchy, measured on items instead of baskets.
+    """
+    frames = []
+    total = baskets.height
+    for attribute in PROFILE_ATTRIBUTES:
+        counts = baskets.group_by("MISSION", attribute).agg(pl.len().alias("BASKETS"))
+        overall = baskets.group_by(attribute).agg((pl.len() / total).alias("ALL_SHARE"))
+        sizes = baskets.group_by("MISSION").agg(pl.len().alias("MISSION_BASKETS"))
+        frames.append(
+            counts.join(overall, on=attribute)
+            .join(sizes, on="MISSION")
+            .select(
+                pl.col("MISSION").cast(pl.Int32),
+                pl.lit(attribute).alias("ATTRIBUTE"),
+                pl.col(attribute).cast(pl.Utf8).alias("VALUE"),
+                pl.col("BASKETS").cast(pl.Int64),
+                (pl.col("BASKETS") / pl.col("MISSION_BASKETS")).alias("SHARE"),
+                (pl.col("BASKETS") / pl.col("MISSION_BASKETS") / pl.col("ALL_SHARE") * 100).alias("INDEX"),
+            )
+        )
+    if lines is not None and lines.height:
+        items = lines.group_by("MISSION", "PROD_CODE_40").agg(pl.col("QUANTITY").sum().alias("ITEMS"))
+        overall = items.group_by("PROD_CODE_40").agg(pl.col("ITEMS").sum().alias("ALL_ITEMS"))
+        overall = overall.with_columns((pl.col("ALL_ITEMS") / pl.col("ALL_ITEMS").sum()).alias("ALL_SHARE"))
+        sizes = items.group_by("MISSION").agg(pl.col("ITEMS").sum().alias("MISSION_ITEMS"))
+        frames.append(
+            items.join(overall, on="PROD_CODE_40")
+            .join(sizes, on="MISSION")
+            .select(
+                pl.col("MISSION").cast(pl.Int32),
+                pl.lit("PROD_CODE_40").alias("ATTRIBUTE"),
+                pl.col("PROD_CODE_40").alias("VALUE"),
+                pl.col("ITEMS").cast(pl.Int64).alias("BASKETS"),
+                (pl.col("ITEMS") / pl.col("MISSION_ITEMS")).alias("SHARE"),
+                (pl.col("ITEMS") / pl.col("MISSION_ITEMS") / pl.col("ALL_SHARE") * 100).alias("INDEX"),
+            )
+        )
+    return pl.concat(frames).sort("MISSION", "ATTRIBUTE", "VALUE")
+
+
+def describe(model: MissionModel) -> dict[str, Any]:
+    return {"k": model.k, "perplexity_by_k": model.perplexity_by_k, "fit_seconds": round(model.fit_seconds, 2)}
