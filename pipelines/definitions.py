@@ -17,7 +17,6 @@ import dagster as dg
 import assets as assets_package
 from pipelines.resources import StorageResource, default_root_uri
 
-
 # Backfill policies and partitioned checks are marked beta/preview; they are deliberate here.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)

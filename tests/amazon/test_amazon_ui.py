@@ -1,25 +1,14 @@
 """The recommendations page in real headless Chromium: pick a user, see the history and each model's top 10."""
 
-import os
-from pathlib import Path
 
 import pytest
 
 from assets import amazon
 from models.amazon_dataset_builder import BuildSpec
+from pipelines.browser import launch_options
 from pipelines.commands.amazon_ui import RecommendationsApp, serve
 
 from .conftest import SMALL
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture
@@ -37,14 +26,11 @@ def app(storage, landed):
 def test_pick_a_user_and_see_history_and_top10_per_model(app):
     from playwright.sync_api import sync_playwright
 
-    chromium = os.environ.get("STOREFRONT_CHROMIUM", "/usr/bin/chromium")
-    if not Path(chromium).exists():
-        pytest.skip("Debian chromium is not installed")
     server = serve(app, port=0)
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(**launch_options())
             page = browser.new_page()
             page.goto(url)
             assert page.locator("#user option").count() == len(app.users) > 1

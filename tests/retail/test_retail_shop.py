@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
@@ -12,18 +11,8 @@ import pytest
 
 from models.retail_sequences import as_arrays, split_examples
 from models.retail_shop import MAX_CART_ITEMS, start_shop
+from pipelines.browser import launch_options
 from sandbox.retail_stores import generate_world
-
-CHROMIUM = os.environ.get("STOREFRONT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +106,10 @@ def test_bad_requests_get_clear_4xx(shop: str, body: bytes, status: int, message
 
 @pytest.mark.slow
 def test_browser_adds_items_and_sees_ten_recommendations(shop: str) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(**launch_options())
         try:
             page = browser.new_page()
             page.goto(shop)
