@@ -79,13 +79,19 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def dagster_services(tmp_path: Path) -> Iterator[DagsterServices]:
+def dagster_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DagsterServices]:
     home, root, logs = tmp_path / "dagster_home", tmp_path / "data", tmp_path / "logs"
     for d in (home, root, logs):
         d.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")  # a temporary copy of the instance
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "STOREFRONT_ROOT": str(root), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # This process reads the same instance (its dagster.yaml resolves storage from DAGSTER_HOME).
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("STOREFRONT_ROOT", str(root))
+    # Create the SQLite schemas once here: the daemon and webserver migrating at once collide.
+    with dg.DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
     location = ["-m", "pipelines.definitions"]
     daemon = _start([str(BIN / "dagster-daemon"), "run", *location], env, logs / "daemon.log")
     web = _start(

@@ -1,0 +1,28 @@
+"""`storefront code-serve`: the code-completion page for the latest trained char-RNN model."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("code-serve", help="serve the code-completion page (char-RNN) on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8010)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--model-dir", type=Path, default=None, help="default: the latest char_rnn_model run")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from assets.code_corpus import current_model_dir
+    from models.char_rnn_service import from_model_dir
+    from pipelines.definitions import shared_resources
+
+    model_dir = args.model_dir or current_model_dir(shared_resources()["storage"])  # type: ignore[arg-type]
+    service = from_model_dir(model_dir, host=args.host, port=args.port)
+    print(f"serving {model_dir} at {service.url} (Ctrl-C to stop)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        service.serve_forever()
+    return 0

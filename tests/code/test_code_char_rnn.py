@@ -1,0 +1,137 @@
+"""The char-RNN: tiny training from TFRecord manifests, resumable, exact reload, deterministic completion,
+honest baselines, and the completion page in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.char_rnn_corpus import encode_files, windows
+from models.char_rnn_vocab import CharVocabulary
+from pipelines.storage.tfrecords import FeatureSpec, ShardWriter
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+TRAIN_FILES = ["heapq.py", "bisect.py", "keyword.py", "colorsys.py", "fnmatch.py", "glob.py", "shlex.py"]
+VALID_FILES = ["textwrap.py"]
+TEST_FILES = ["getopt.py", "sched.py"]
+SEQ_LEN = 64
+
+
+def _write_split(root: Path, split: str, names: list[str]) -> str:
+    vocab = CharVocabulary()
+    ids = encode_files([(STDLIB / n).read_text() for n in names], vocab)
+    uri = str(root / split)
+    features = {"inputs": FeatureSpec("int64", SEQ_LEN), "targets": FeatureSpec("int64", SEQ_LEN)}
+    meta = {"split": split, "seq_len": SEQ_LEN, "vocabulary": vocab.to_json(), "repositories": names,
+            "source_table_version": 0}
+    with ShardWriter(uri, features, metadata=meta) as writer:
+        for inputs, targets in windows(ids, SEQ_LEN):
+            writer.write({"inputs": inputs, "targets": targets})
+    return uri
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("char_corpus")
+    return {s: _write_split(root, s, f) for s, f in [("train", TRAIN_FILES), ("validation", VALID_FILES),
+                                                    ("test", TEST_FILES)]}
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_corpus, tmp_path_factory):
+    from models.char_rnn_model import CharRNNConfig, train
+
+    out = tmp_path_factory.mktemp("model")
+    config = CharRNNConfig.preset("tiny", epochs=1, units=48)
+    first = train(config, tiny_corpus["train"], tiny_corpus["validation"], out)
+    # A second call with more epochs resumes from the epoch-1 checkpoint instead of starting over.
+    resumed = train(CharRNNConfig.preset("tiny", epochs=3, units=48), tiny_corpus["train"],
+                    tiny_corpus["validation"], out)
+    return out, first, resumed
+
+
+@pytest.mark.slow
+def test_tiny_model_trains_resumes_and_reloads_exactly(trained, tiny_corpus):
+    from models.char_rnn_model import evaluate, load
+
+    out, first, resumed = trained
+    assert resumed.resumed_from_epoch == 1 and [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    assert resumed.history[-1]["loss"] < first.history[0]["loss"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [f"epoch-00{i}.keras" for i in (1, 2, 3)]
+    model, vocab, meta = load(out)
+    assert vocab == CharVocabulary() and meta["source_table_version"] == 0 and meta["config"]["units"] == 48
+    batch = np.array([vocab.encode("def heappush(heap, item):\n    ")], dtype=np.int32)
+    np.testing.assert_array_equal(model(batch).numpy(), resumed.model(batch).numpy())
+    scores = evaluate(model, tiny_corpus["test"])
+    assert 0 < scores.bits_per_char < 6.7 and 0 <= scores.top1 <= scores.top5 <= 1
+
+
+@pytest.mark.slow
+def test_completion_is_deterministic_at_temperature_zero(trained):
+    from models.char_rnn_completion import CompletionRequest, complete
+    from models.char_rnn_model import load
+
+    model, vocab, _ = load(trained[0])
+    greedy = CompletionRequest("def heappush(heap, item):\n    ", max_chars=40, stop="none")
+    assert complete(model, vocab, greedy) == complete(model, vocab, greedy) == complete(trained[1].model, vocab, greedy)
+    assert len(complete(model, vocab, greedy)) == 40 or "<eof>" not in vocab.decode([vocab.eof_id])
+    sampled = CompletionRequest("import ", max_chars=30, temperature=1.0, top_k=5, seed=3, stop="none")
+    assert complete(model, vocab, sampled) == complete(model, vocab, sampled)  # seeded
+    line = complete(model, vocab, CompletionRequest("x = ", max_chars=200, stop="line"))
+    assert line.count("\n") <= 1 and (line.endswith("\n") or len(line) == 200 or "\n" not in line)
+
+
+def test_baselines_on_a_known_text():
+    from models.char_rnn_baselines import compressors, ngram, unigram
+
+    vocab = CharVocabulary()
+    train_ids = vocab.encode((STDLIB / "heapq.py").read_text())
+    test_ids = vocab.encode((STDLIB / "bisect.py").read_text())
+    uni = unigram(train_ids, test_ids, vocab.size)
+    six = ngram(train_ids, test_ids, vocab.size, order=6, topk_positions=2_000)
+    assert 4.0 < uni.bits_per_char < 6.0
+    assert six.bits_per_char < uni.bits_per_char and six.top5 > uni.top5
+    # Repeating the training text makes the 6-gram nearly certain: it must score far below 1 bit.
+    assert ngram(train_ids, train_ids, vocab.size, 6, 500).bits_per_char < 1.0
+    gz, bz, xz = compressors((STDLIB / "bisect.py").read_text())
+    assert all(1.0 < c.bits_per_char < 4.0 for c in (gz, bz, xz))  # small text: xz header overhead shows
+
+
+def test_block_stop_ends_at_dedent():
+    from models.char_rnn_completion import _should_stop
+
+    prompt = "def f():\n    x = 1\n    "
+    assert not _should_stop(prompt, "y = 2\n    z", "block")
+    assert _should_stop(prompt, "y = 2\ndef", "block")
+    assert _should_stop(prompt, "y = 2\n\n", "block")
+    assert _should_stop("x = ", "1\n", "line")
+
+
+@pytest.mark.slow
+def test_browser_types_and_sees_a_completion(trained):
+    from playwright.sync_api import sync_playwright
+
+    from models.char_rnn_service import from_model_dir
+
+    chromium = os.environ.get("STOREFRONT_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        pytest.skip("Debian chromium is not installed")
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"]
+    with from_model_dir(trained[0]) as service, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=args, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(service.url)
+            page.locator("#code").press_sequentially("def heappush(heap, item):\n    ", delay=15)
+            page.wait_for_selector("#completion[data-state=ready]", timeout=30_000)
+            shown = page.locator("#completion").text_content()
+            status = page.locator("#status").text_content()
+        finally:
+            browser.close()
+    expected = service.handle({"prompt": "def heappush(heap, item):\n    "})["completion"]
+    assert shown == expected and "completed in" in status
