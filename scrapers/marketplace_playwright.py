@@ -9,20 +9,18 @@ later) and rendered cards are pruned from the DOM, so browser memory stays bound
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pipelines.browser import CHROMIUM
+from pipelines.browser import CHROMIUM_ARGS as BASE_CHROMIUM_ARGS
 from scrapers.marketplace_profile import ListingBuilder, SiteProfile
 
-CHROMIUM = os.environ.get("STOREFRONT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage",
-]
+# Long infinite-scroll sessions outgrow a small /dev/shm.
+CHROMIUM_ARGS = [*BASE_CHROMIUM_ARGS, "--disable-dev-shm-usage"]
 PRUNE_CARDS_JS = """([selector, keep]) => {
   const cards = document.querySelectorAll(selector);
   for (let i = 0; i < cards.length - keep; i++) cards[i].remove();

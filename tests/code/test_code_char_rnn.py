@@ -3,7 +3,6 @@ honest baselines, and the completion page in a real headless Chromium."""
 
 from __future__ import annotations
 
-import os
 import sysconfig
 from pathlib import Path
 
@@ -116,14 +115,10 @@ def test_browser_types_and_sees_a_completion(trained):
     from playwright.sync_api import sync_playwright
 
     from models.char_rnn_service import from_model_dir
+    from pipelines.browser import launch_options
 
-    chromium = os.environ.get("STOREFRONT_CHROMIUM", "/usr/bin/chromium")
-    if not Path(chromium).exists():
-        pytest.skip("Debian chromium is not installed")
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"]
     with from_model_dir(trained[0]) as service, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args, headless=True)
+        browser = p.chromium.launch(**launch_options())
         try:
             page = browser.new_page()
             page.goto(service.url)
