@@ -16,7 +16,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="storefront", description="Storefront retail ML pipelines")
     sub = parser.add_subparsers(dest="command", required=True)
     for info in sorted(pkgutil.iter_modules(commands_package.__path__), key=lambda i: i.name):
-        importlib.import_module(f"pipelines.commands.{info.name}").register(sub)
+        module = importlib.import_module(f"pipelines.commands.{info.name}")
+        if hasattr(module, "register"):  # other modules hold handlers that a command reuses
+            module.register(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""`storefront amazon-ui --tag T`: a small web page to pick a user and see their history next to each model's top 10.
+"""`storefront serve amazon --tag T`: a small web page to pick a user and see their history next to each model's top 10.
 
 Plain server-rendered HTML (no JavaScript needed) on the standard library's HTTP server. The models are the
 ones the pipeline evaluates, fitted on the same training split, so a held-out item appearing in a top-10 list
@@ -111,13 +111,6 @@ def serve(app: RecommendationsApp, host: str = "127.0.0.1", port: int = 0) -> Th
     server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("amazon-ui", help="web page: a user's history and each model's top 10")
-    parser.add_argument("--tag", required=True, help="a built dataset tag (storefront build)")
-    parser.add_argument("--port", type=int, default=8050)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,18 +1,9 @@
-"""`storefront code-serve`: the code-completion page for the latest trained char-RNN model."""
+"""`storefront serve code`: the code-completion page for the latest trained char-RNN model."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-from pathlib import Path
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("code-serve", help="serve the code-completion page (char-RNN) on 127.0.0.1")
-    parser.add_argument("--port", type=int, default=8010)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--model-dir", type=Path, default=None, help="default: the latest char_rnn_model run")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

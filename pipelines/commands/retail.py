@@ -1,18 +1,8 @@
-"""`storefront retail serve`: the shop page with recommendations from the latest two-tower index."""
+"""`storefront serve retail`: the shop page with recommendations from the latest two-tower index."""
 
 from __future__ import annotations
 
 import argparse
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("retail", help="retail pipeline tools")
-    commands = parser.add_subparsers(dest="retail_command", required=True)
-    serve = commands.add_parser("serve", help="host the shop page (browse, cart, 10 recommendations)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--model-dir", help="a saved retail_two_tower version (default: the latest one)")
-    serve.set_defaults(handler=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -137,5 +137,5 @@ def test_browser_adds_items_and_sees_ten_recommendations(shop: str) -> None:
 def test_cli_has_retail_serve() -> None:
     from pipelines.cli import build_parser
 
-    args = build_parser().parse_args(["retail", "serve", "--port", "0", "--model-dir", "/tmp/x"])
+    args = build_parser().parse_args(["serve", "retail", "--port", "0", "--model-dir", "/tmp/x"])
     assert (args.port, args.model_dir, args.handler.__name__) == (0, "/tmp/x", "run_serve")
