@@ -16,6 +16,9 @@ import dagster as dg
 
 from pipelines.resources import StorageResource
 
+# The console shows progress lines (INFO), not every engine event; the UI keeps them all.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
 
 @dataclass
 class SummaryRow:
@@ -63,7 +66,7 @@ class DemoContext:
                 instance=self.instance,
                 resources=merged,
                 tags=tags,
-                run_config=run_config,
+                run_config={**QUIET_LOGS, **(run_config or {})},
             )
             seconds = time.perf_counter() - started
             label = key or (f"{partition_range[0]}...{partition_range[1]}" if partition_range else "-")
