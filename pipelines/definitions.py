@@ -45,10 +45,22 @@ def default_executor() -> dg.ExecutorDefinition:
     return dg.multiprocess_executor.configured({"max_concurrent": int(os.environ.get("STOREFRONT_MAX_STEPS", "2"))})
 
 
+def automation_sensor() -> dg.AutomationConditionSensorDefinition:
+    """Evaluates the assets' automation conditions (models and scores follow new data). Running by
+    default, unlike Dagster's implicit one, so `make ui` needs no manual switch."""
+    return dg.AutomationConditionSensorDefinition(
+        "storefront_automation_sensor",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=60,
+    )
+
+
 def build_definitions() -> dg.Definitions:
     domain_defs = [m.defs for m in domain_modules()]
     return dg.Definitions.merge(
-        *domain_defs, dg.Definitions(resources=shared_resources(), executor=default_executor())
+        *domain_defs,
+        dg.Definitions(resources=shared_resources(), executor=default_executor(), sensors=[automation_sensor()]),
     )
 
 
