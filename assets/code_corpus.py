@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from models.char_rnn_corpus import SPLITS, assign_splits, encode_files, windows
 from models.char_rnn_vocab import CharVocabulary
 from models.code_plots import bar_chart_markdown, line_chart_markdown
+from pipelines.progress import Progress
 from pipelines.resources import StorageResource
 from pipelines.storage.delta_tables import DeltaStore, Window
 from pipelines.storage.tfrecords import FeatureSpec, ShardWriter, read_manifest
@@ -231,9 +232,13 @@ def source_files(
     # Exact duplicates of files kept by other months' runs are dropped too, so the table stays unique.
     others = store.dataset().filter(~window.expression()) if store.exists() else None
     known = set(others.to_table(columns=["content_hash"])["content_hash"].to_pylist()) if others else set()
-    with tempfile.TemporaryDirectory(prefix="code-clones-") as workdir:
+    with (
+        tempfile.TemporaryDirectory(prefix="code-clones-") as workdir,
+        Progress(context.log, "repositories cloned", total=len(cloned)) as progress,
+    ):
         snapshots = snapshot_all(cloned, Path(workdir), code_corpus.max_bytes, code_corpus.extraction,
-                                 code_corpus.clone_timeout_seconds, code_corpus.clone_workers, code_corpus.blob_filter)
+                                 code_corpus.clone_timeout_seconds, code_corpus.clone_workers,
+                                 code_corpus.blob_filter, progress=progress)
     selection = select_files(snapshots, code_corpus.thresholds(), known, code_corpus.near_duplicate_jaccard)
     month_of_repo = {r["name_with_owner"]: r["created_month"] for r in repos}
     for name, error in selection.failed_repos:

@@ -41,6 +41,7 @@ from models.dunnhumby_baskets import (
     histories_by_customer,
 )
 from models.dunnhumby_charts import bar_chart_png, markdown_image
+from pipelines.progress import Progress
 from pipelines.resources import StorageResource
 from pipelines.storage.delta_tables import DeltaStore, Window
 from pipelines.storage.quarantine import TooManyRejects
@@ -185,7 +186,9 @@ def dunnhumby_transactions(
 ) -> dg.MaterializeResult:
     landing = storage.landing_path(LANDING_SOURCE)
     tables, per_week, rejected_files = [], {}, {}
-    for week in _weeks(context):
+    weeks = _weeks(context)
+    progress = Progress(context.log, "transaction lines")
+    for week in weeks:
         path = landed_file(landing, week)
         if path is None:
             raise dg.Failure(f"no landed file for shop week {week} in {landing} (transactions_{week}.csv[.gz])")
@@ -199,6 +202,7 @@ def dunnhumby_transactions(
             rejected_files[week] = str(error)
             context.log.error(str(error))
             continue
+        progress.advance(parsed.rows_read)
         for reject in parsed.rejects:
             quarantine.reject(reject.raw, reject.reason, reject.location)
         quarantine_meta = quarantine.commit(context.run_id)
@@ -220,7 +224,8 @@ def dunnhumby_transactions(
         }
         context.log.info(f"{path.name}: {per_week[week]}; quarantine {quarantine_meta['quarantine_table'].value}")
 
-    metadata: dict[str, Any] = {"weeks": dg.MetadataValue.json(per_week)}
+    progress.done()
+    metadata: dict[str, Any] = {"weeks": dg.MetadataValue.json(per_week), **progress.metadata()}
     if tables:
         result = transactions_store(storage).overwrite(pa.concat_tables(tables), Window.of(WEEK, *per_week))
         metadata |= result.metadata()

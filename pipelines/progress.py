@@ -23,7 +23,11 @@ class Progress:
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         if exc_type is None:
-            self._emit(final=True)
+            self.done()
+
+    def done(self) -> None:
+        """Log the final count and rate (the context manager does this on a clean exit)."""
+        self._emit(final=True)
 
     @property
     def rate(self) -> float:

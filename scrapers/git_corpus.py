@@ -28,6 +28,7 @@ from typing import Any
 
 import git
 
+from pipelines.progress import Progress
 from scrapers.code_filters import FilterThresholds, NearDuplicateIndex, content_hash, drop_reason, text_stats
 
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "GIT_LFS_SKIP_SMUDGE": "1"}
@@ -151,10 +152,17 @@ class Selection:
 
 def snapshot_all(repos: list[dict[str, Any]], workdir: Path, max_bytes: int, method: str = "gitpython",
                  timeout: float = 300.0, workers: int = 4, blob_filter: str | None = None,
-                 clone_attempts: int = 2) -> list[tuple[dict[str, Any], Snapshot | Exception]]:
+                 clone_attempts: int = 2, progress: Progress | None = None,
+                 ) -> list[tuple[dict[str, Any], Snapshot | Exception]]:
     """Snapshots of every repository (clone failures are returned, not raised), in input order."""
 
     def one(repo: dict[str, Any]) -> Snapshot | Exception:
+        result = attempt_snapshot(repo)
+        if progress is not None:
+            progress.advance()
+        return result
+
+    def attempt_snapshot(repo: dict[str, Any]) -> Snapshot | Exception:
         error: Exception = RuntimeError("no attempt")
         for attempt in range(clone_attempts):  # a dropped connection deserves another try; the rest is reported
             try:
