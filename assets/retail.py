@@ -4,7 +4,7 @@ Pipeline (partitioned by store where the data is per store):
   store_customers      Customer rows of each store database, one Delta table, partition = store
   store_transactions   TransactionEntry rows (+ the item's brand code), partition = store
   retail_catalogue     Item + Department + BrandCode, the same chain-wide catalogue in every store
-  customer_entities    record linkage over all stores: entity id + match score per customer record
+  customer_entities    splink record linkage over all stores: entity id + match score per customer record
   retail_transactions  transactions under entity ids, partition = store
   item_item_examples   TFRecords of (last 10 purchases -> next item), last purchase per entity held out
   two_tower_model      Keras 3 two-tower retrieval + brute-force top-10 index, next to baselines
@@ -28,7 +28,8 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from models.retail_dedup import customer_records, link_records, pairwise_scores
+from models.retail_dedup import customer_records, pairwise_scores
+from models.retail_linkage_splink import link_records_splink
 from models.retail_sequences import (
     EXAMPLE_FEATURES,
     Catalogue,
@@ -399,13 +400,13 @@ def match_quality(entities: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]
     group_name="retail",
     kinds={"delta"},
     automation_condition=dg.AutomationCondition.eager(),
-    description="Entity id per customer record (probabilistic record linkage with blocking), with match scores.",
+    description="Entity id per customer record (splink record linkage on DuckDB with blocking), with match scores.",
 )
 def customer_entities(
     context: dg.AssetExecutionContext, storage: StorageResource, retail_stores: RetailStoresResource
 ) -> dg.MaterializeResult:
     customers = storage.delta("retail_store_customers", CUSTOMERS_SCHEMA, ["store_id"]).read().to_pandas()
-    linkage = link_records(customer_records(customers))
+    linkage = link_records_splink(customer_records(customers))
     entities = linkage.entities.merge(customers[["record_key", "store_id", "customer_id"]], on="record_key")
     result = storage.delta("retail_customer_entities", ENTITIES_SCHEMA).replace_all(
         _to_table(entities, ENTITIES_SCHEMA)
@@ -421,10 +422,11 @@ def customer_entities(
             {
                 k: stats[k]
                 for k in (
+                    "engine",
                     "pairs_per_rule",
-                    "oversized_blocks_skipped",
                     "match_prior",
                     "threshold",
+                    "em_sessions_skipped",
                     "m_probabilities",
                     "u_probabilities",
                     "seconds",

@@ -7,11 +7,12 @@ pairs, the m-probabilities (how often matches do) and the match prior by expecta
 over the blocked pairs, with no labels. A pair's match probability follows from the summed
 log-likelihood ratios; pairs above the threshold are linked and clusters are connected components.
 
-It is written here on pandas + rapidfuzz instead of pulling splink (DuckDB, sqlglot, altair,
-jsonschema) into the image: the whole method is ~200 lines, vectorised string comparisons run in
-rapidfuzz's C++ over all pairs at once, and blocking keeps the number of pairs (and so the cost)
-close to linear in the number of records. Oversized blocks are skipped and counted, never
-silently expanded into quadratic work.
+`customer_entities` runs splink (`models/retail_linkage_splink.py`, which reuses `normalise`,
+`LinkageResult` and `pairwise_scores` from here); this pandas + rapidfuzz implementation is the
+baseline `benchmarks/bench_retail_dedup.py` compares it against on the same records. Vectorised
+string comparisons run in rapidfuzz's C++ over all pairs at once, and blocking keeps the number of
+pairs (and so the cost) close to linear in the number of records. Oversized blocks are skipped and
+counted, never silently expanded into quadratic work.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from models.retail_dedup import link_records, normalise
+from models.retail_linkage_splink import link_records_splink
 
 
 @pytest.mark.real_data
@@ -30,6 +31,6 @@ def test_real_zip_codes_normalise_and_zip_alone_never_links(shared_data) -> None
     valid = real["Zip"].str.match(r"^\d{5}")
     assert norm.loc[valid, "zip"].str.fullmatch(r"\d{5}").all()
     # Anonymised customers share zip codes but nothing else: no evidence, so no merged entities.
-    result = link_records(records, u_pairs=5000)
-    assert result.stats["candidate_pairs"] == 0
-    assert result.entities["entity_id"].nunique() == 1000
+    for result in (link_records(records, u_pairs=5000), link_records_splink(records, u_pairs=5000)):
+        assert result.stats["candidate_pairs"] == 0
+        assert result.entities["entity_id"].nunique() == 1000
