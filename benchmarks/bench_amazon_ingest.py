@@ -86,6 +86,11 @@ def _run(kind: str, path: Path, scratch: Path) -> dict:
     return result
 
 
+def _median(results: list[dict]) -> dict:
+    """The run with the median wall time (its own CPU time and peak RSS, not a mix of runs)."""
+    return sorted(results, key=lambda r: r["seconds"])[len(results) // 2]
+
+
 def _prefix(path: Path, megabytes: int) -> Path:
     """The first `megabytes` of `path`, cut after a whole line, copied in small blocks."""
     target = path.with_name(f"{path.stem}_first{megabytes}MB.jsonl")
@@ -108,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-gb", type=float, default=2.0, help="size of the generated reviews file")
     parser.add_argument("--baseline-mb", type=int, default=256, help="pandas on this prefix (0: on the whole file)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each approach on the prefix; medians shown")
     parser.add_argument("--scratch", default=os.environ.get("STOREFRONT_BENCH_DIR", "/tmp/storefront_bench_amazon"))
     parser.add_argument("--worker", choices=["streaming", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -131,9 +137,19 @@ def main() -> None:
         print(f"generated {path} ({path.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - started:.0f}s")
     small = _prefix(path, args.baseline_mb) if args.baseline_mb else path
 
+    # Alternate the two approaches `--repeat` times and report each one's median run: the machine is shared, so
+    # single runs swing with whatever else is running.
+    runs: dict[str, list[dict]] = {"pandas": [], "streaming": []}
+    for attempt in range(args.repeat):
+        for kind in runs:
+            runs[kind].append(_run(kind, small, scratch))
+            r = runs[kind][-1]
+            print(
+                f"run {attempt + 1} {kind:9} {r['mb']:6.0f} MB {r['mb_per_s']:6.1f} MB/s {r['peak_rss_mb']:6.0f} MB RSS"
+            )
     rows = [
-        ("pandas read_json + to_parquet", small, _run("pandas", small, scratch)),
-        ("streaming Arrow -> Delta", small, _run("streaming", small, scratch)),
+        ("pandas read_json + to_parquet", small, _median(runs["pandas"])),
+        ("streaming Arrow -> Delta", small, _median(runs["streaming"])),
     ]
     if small != path:
         # A middle size too, so the peak-RSS curve can be seen to flatten rather than grow with the file.

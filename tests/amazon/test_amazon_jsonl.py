@@ -102,3 +102,26 @@ def test_item_prices_and_details_are_kept_honestly(tmp_path):
     assert table["price"].to_pylist() == [12.5, None, 1299.0]
     assert table["price_raw"].to_pylist() == [None, "from 12.99", "$1,299.00"]
     assert json.loads(table["details_json"][0].as_py()) == {"Brand": "X", "Rank": {"Toys": 3}}
+
+
+def test_reading_ahead_in_a_thread_gives_the_same_chunks_and_stops_cleanly(tmp_path):
+    import threading
+
+    files = generate(tmp_path, AmazonSandboxSpec(n_users=400, n_items=80))
+    inline = list(read_chunks(files.reviews_path, "reviews", "Toys", chunk_bytes=50_000, read_ahead=0))
+    ahead = list(read_chunks(files.reviews_path, "reviews", "Toys", chunk_bytes=50_000, read_ahead=2))
+    assert len(inline) == len(ahead) > 3
+    assert all(a.table.equals(b.table) and a.rejects == b.rejects for a, b in zip(inline, ahead, strict=True))
+
+    stream = read_chunks(files.reviews_path, "reviews", "Toys", chunk_bytes=50_000, read_ahead=1)
+    next(stream)
+    stream.close()  # the consumer gives up early (the writer failed): the worker must not linger
+    assert not [t for t in threading.enumerate() if t.name == "amazon-jsonl-read-ahead"]
+
+
+def test_a_truncated_gzip_fails_loudly_through_the_read_ahead_thread(tmp_path):
+    files = generate(tmp_path, AmazonSandboxSpec(n_users=400, n_items=80, gzip=True))
+    data = files.reviews_path.read_bytes()
+    files.reviews_path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(OSError, match="runcated"):
+        list(read_chunks(files.reviews_path, "reviews", "Toys", chunk_bytes=50_000))
