@@ -24,7 +24,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from models.amazon_dataset_builder import BuildSpec, build_dataset
-from models.amazon_ranking_metrics import evaluate
 from models.amazon_recommenders import (
     EASERecommender,
     ItemKNNRecommender,
@@ -34,6 +33,7 @@ from models.amazon_recommenders import (
     Split,
     temporal_leave_last_out,
 )
+from models.ranking_metrics import evaluate
 from pipelines.resources import StorageResource
 from pipelines.storage.delta_tables import DeltaStore, Window, WriteResult
 from pipelines.storage.quarantine import Quarantine, TooManyRejects

@@ -1,4 +1,4 @@
-"""Top-k ranking metrics over the full catalogue, and the evaluation loop every recommender goes through.
+"""Top-k ranking metrics over the full catalogue, and the evaluation loop every recommender goes through (shared).
 
 Written for any implicit-feedback pipeline (nothing here knows about Amazon): a model scores every item for a
 user, the items the user saw in training are removed, and the held-out items are looked up in that full
