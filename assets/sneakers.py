@@ -14,9 +14,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +41,7 @@ from pipelines.resources import StorageResource
 from pipelines.storage.delta_tables import Window
 from pipelines.storage.tfrecords import ShardWriter
 from scrapers.marketplace_profile import SANDBOX_PROFILE, SiteProfile
-from scrapers.sneaker_images import download_all, normalise_or_reason
+from scrapers.sneaker_images import download_all, normalise_all
 from scrapers.sneaker_listings import (
     LISTINGS_SCHEMA,
     PRICE_HISTORY_SCHEMA,
@@ -189,15 +187,6 @@ IMAGES_SCHEMA = pa.schema(
 )
 
 
-def normalise_many(blobs: list[bytes], workers: int = os.cpu_count() or 2) -> list[tuple[Any, str | None]]:
-    """Normalise on every core. Pillow holds the GIL for much of a decode, so threads do not help: large
-    batches go to a process pool ("spawn": forking a threaded Dagster worker is unsafe); small ones run here."""
-    if len(blobs) < 256 or workers < 2:
-        return [normalise_or_reason(b) for b in blobs]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(normalise_or_reason, blobs, chunksize=32))
-
-
 @dg.asset(
     group_name=GROUP,
     partitions_def=queries_partitions,
@@ -219,7 +208,7 @@ def sneaker_images(
     todo = sorted({url for url, _ in wanted if url not in known})
     downloads = {d.url: d for d in download_all(todo)}
     fetched = [d for d in downloads.values() if d.data is not None]
-    normalised = dict(zip([d.url for d in fetched], normalise_many([d.data for d in fetched]), strict=True))
+    normalised = dict(zip([d.url for d in fetched], normalise_all([d.data for d in fetched]), strict=True))
     quarantine = storage.quarantine("sneaker_images", queries[0] if len(queries) == 1 else f"{queries[0]}..{queries[-1]}")
     now = datetime.now(UTC)
     rows, reused = [], 0

@@ -2,11 +2,12 @@
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from sandbox.marketplace_images import BROKEN_FORMS, GOOD_FORMS, render
-from scrapers.sneaker_images import ImageRejected, normalise
+from scrapers.sneaker_images import ImageRejected, normalise, normalise_all, normalise_or_reason
 
 COLOURWAY = ("University Red", "Black")
 
@@ -55,3 +56,70 @@ def test_broken_files_are_rejected_with_a_reason(form, reason):
     data, _ = render("00000042", seed=7, model_index=3, brand="Nike", colourway=COLOURWAY, form=form)
     with pytest.raises(ImageRejected, match=f"^{reason}"):
         normalise(data)
+
+
+def _full_size_reference(data: bytes) -> np.ndarray:
+    """The slow, obvious normalisation: full decode, composite on white, bilinear from full size, letterbox."""
+    from PIL import ImageOps
+
+    img = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+    rgba = img.convert("RGBA")
+    flat = Image.new("RGB", rgba.size, (255, 255, 255))
+    flat.paste(rgba, (0, 0), rgba)
+    scale = 224 / max(flat.size)
+    size = (round(flat.width * scale), round(flat.height * scale))
+    canvas = Image.new("RGB", (224, 224), (255, 255, 255))
+    canvas.paste(flat.resize(size, Image.Resampling.BILINEAR), ((224 - size[0]) // 2, (224 - size[1]) // 2))
+    return np.asarray(canvas, dtype=float)
+
+
+@pytest.mark.parametrize("form", [*GOOD_FORMS, "oversized_jpeg"])
+def test_fast_paths_match_a_full_size_normalisation(form):
+    """Draft (DCT-scaled) JPEG decoding, box-reduce-then-bilinear and compositing by masked paste give the same
+    picture as the slow obvious path: orientation, colours, placement and white background all agree."""
+    for listing in ("00000042", "00000043", "00000044"):
+        data, _ = render(listing, seed=7, model_index=3, brand="Nike", colourway=COLOURWAY, form=form)
+        fast = np.asarray(_decode(normalise(data).jpeg), dtype=float)
+        assert np.abs(fast - _full_size_reference(data)).mean() < 2.0  # of 255; JPEG re-encoding alone is ~1
+
+
+@pytest.mark.parametrize("mode", ["LA", "L", "1", "I;16", "P_transparent", "RGB_transparent"])
+def test_unusual_modes_become_224_rgb_with_transparency_on_white(mode):
+    base = Image.new("RGBA", (300, 120), (0, 0, 0, 0))
+    base.paste((30, 60, 200, 255), (100, 20, 200, 100))
+    if mode == "P_transparent":
+        img = base.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
+        img.info["transparency"] = img.getpixel((0, 0))
+    elif mode == "RGB_transparent":
+        img = base.convert("RGB")
+        img.info["transparency"] = (0, 0, 0)
+    elif mode == "I;16":
+        img = base.convert("L").convert("I;16")
+    else:
+        img = base.convert(mode)
+    out = io.BytesIO()
+    img.save(out, "TIFF" if mode == "I;16" else "PNG")
+    result = _decode(normalise(out.getvalue()).jpeg)
+    assert (result.size, result.mode) == ((224, 224), "RGB")
+    if mode in ("LA", "P_transparent", "RGB_transparent"):
+        assert min(result.getpixel((112, 62))) > 240  # transparent background, now white (letterboxed: y 62..161)
+
+
+def test_small_images_are_scaled_up_to_fill_the_long_side():
+    img = Image.new("RGB", (100, 50), (200, 20, 40))
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    result = _decode(normalise(out.getvalue()).jpeg)
+    assert result.getpixel((5, 112))[1] < 60  # red reaches the left edge: not a 100 px picture in a white frame
+    assert min(result.getpixel((112, 10))) > 240  # letterbox padding above
+
+
+def test_parallel_normalisation_keeps_order_and_reasons():
+    forms = [*GOOD_FORMS, *BROKEN_FORMS] * 3
+    blobs = [render(f"000001{i:02d}", seed=7, model_index=i % 25, brand="Nike", colourway=COLOURWAY, form=form)[0]
+             for i, form in enumerate(forms)]
+    serial = [normalise_or_reason(b) for b in blobs]
+    parallel = list(normalise_all(blobs, workers=2))
+    assert [r and r.split(":")[0] for _, r in parallel] == [r and r.split(":")[0] for _, r in serial]
+    assert [i.jpeg if i else None for i, _ in parallel] == [i.jpeg if i else None for i, _ in serial]
+    assert sum(r is not None for _, r in parallel) == 3 * len(BROKEN_FORMS)
