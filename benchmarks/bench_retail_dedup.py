@@ -14,31 +14,12 @@ from __future__ import annotations
 import argparse
 import time
 
-import pandas as pd
-
 from models.retail_dedup import link_records, pairwise_scores
 from models.retail_linkage_splink import link_records_splink
-from sandbox.retail_stores import generate_customers
+from sandbox.retail_stores import generate_customers, linkage_input
 
 ENGINES = {"splink": link_records_splink, "baseline": link_records}
 RECORDS_PER_PERSON = 1.6  # the generator's average number of customer records per person
-
-
-def linkage_input(customers: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "record_key": customers["StoreID"].astype(str) + ":" + customers["ID"].astype(str),
-            "first_name": customers["FirstName"],
-            "last_name": customers["LastName"],
-            "company": customers["Company"],
-            "address": customers["Address"],
-            "city": customers["City"],
-            "state": customers["State"],
-            "zip": customers["Zip"],
-            "phone": customers["PhoneNumber"],
-            "email": customers["EmailAddress"],
-        }
-    )
 
 
 def main() -> None:

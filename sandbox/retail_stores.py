@@ -312,6 +312,24 @@ def generate_customers(
 # -- catalogue and purchases -------------------------------------------------------------------------
 
 
+def linkage_input(customers: pd.DataFrame) -> pd.DataFrame:
+    """Generated Customer rows (original column names) in the record-linkage input layout."""
+    return pd.DataFrame(
+        {
+            "record_key": customers["StoreID"].astype(str) + ":" + customers["ID"].astype(str),
+            "first_name": customers["FirstName"],
+            "last_name": customers["LastName"],
+            "company": customers["Company"],
+            "address": customers["Address"],
+            "city": customers["City"],
+            "state": customers["State"],
+            "zip": customers["Zip"],
+            "phone": customers["PhoneNumber"],
+            "email": customers["EmailAddress"],
+        }
+    )
+
+
 def generate_catalogue(n_items: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     rng = random.Random(seed + 1)
     departments = pd.DataFrame({"ID": range(1, len(DEPARTMENTS) + 1), "DepartmentName": DEPARTMENTS})

@@ -14,24 +14,7 @@ import pytest
 from models.retail_dedup import BLOCKING_RULES, candidate_pairs, link_records, normalise, pairwise_scores
 from models.retail_linkage_splink import BLOCKING_RULES as SPLINK_BLOCKING_RULES
 from models.retail_linkage_splink import MATCH_THRESHOLD, link_records_splink
-from sandbox.retail_stores import generate_customers
-
-
-def linkage_input(customers: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "record_key": customers["StoreID"].astype(str) + ":" + customers["ID"].astype(str),
-            "first_name": customers["FirstName"],
-            "last_name": customers["LastName"],
-            "company": customers["Company"],
-            "address": customers["Address"],
-            "city": customers["City"],
-            "state": customers["State"],
-            "zip": customers["Zip"],
-            "phone": customers["PhoneNumber"],
-            "email": customers["EmailAddress"],
-        }
-    )
+from sandbox.retail_stores import generate_customers, linkage_input
 
 
 def test_generator_is_deterministic_and_plants_duplicates() -> None:
@@ -121,9 +104,8 @@ def test_splink_dedup_quality_and_same_candidate_pairs_as_baseline() -> None:
 
 
 OFFLINE_RUN = """
-from benchmarks.bench_retail_dedup import linkage_input
 from models.retail_linkage_splink import link_records_splink
-from sandbox.retail_stores import generate_customers
+from sandbox.retail_stores import generate_customers, linkage_input
 result = link_records_splink(linkage_input(generate_customers(300, seed=3)))
 assert result.stats["linked_pairs"] > 0, result.stats
 """
