@@ -18,6 +18,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from models.retail_sequences import (
 )
 from pipelines.resources import StorageResource, default_root_uri
 from pipelines.storage.delta_tables import Window
+from pipelines.storage.quarantine import Quarantine
 from pipelines.storage.tfrecords import ShardWriter, read_manifest
 from sandbox import retail_stores as layout
 
@@ -278,6 +280,30 @@ def read_store_transactions(stores: RetailStoresResource, store: str, quarantine
     )
 
 
+def _ingest_stores(
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    retail_stores: RetailStoresResource,
+    read: Callable[[RetailStoresResource, str, Quarantine], pd.DataFrame],
+    quarantine_source: str,
+    table: str,
+    schema: pa.Schema,
+) -> dg.MaterializeResult:
+    """Read one table from each store database of the run's partitions into its Delta window."""
+    frames, meta = [], {}
+    for store in context.partition_keys:
+        quarantine = storage.quarantine(quarantine_source, store)
+        frame = read(retail_stores, store, quarantine)
+        quarantine.check_share(len(frame) + quarantine.count, MAX_REJECT_SHARE)
+        meta |= {f"{store}/{k}": v for k, v in quarantine.commit(context.run_id).items()}
+        meta[f"{store}/source"] = retail_stores.safe_url(store)
+        frames.append(frame)
+    result = storage.delta(table, schema, ["store_id"]).overwrite(
+        _to_table(pd.concat(frames), schema), Window.of("store_id", *context.partition_keys)
+    )
+    return dg.MaterializeResult(metadata=result.metadata() | meta)
+
+
 @dg.asset(
     partitions_def=store_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -288,18 +314,10 @@ def read_store_transactions(stores: RetailStoresResource, store: str, quarantine
 def store_customers(
     context: dg.AssetExecutionContext, storage: StorageResource, retail_stores: RetailStoresResource
 ) -> dg.MaterializeResult:
-    frames, meta = [], {}
-    for store in context.partition_keys:
-        quarantine = storage.quarantine("retail_customers", store)
-        frame = read_store_customers(retail_stores, store, quarantine)
-        quarantine.check_share(len(frame) + quarantine.count, MAX_REJECT_SHARE)
-        meta |= {f"{store}/{k}": v for k, v in quarantine.commit(context.run_id).items()}
-        meta[f"{store}/source"] = retail_stores.safe_url(store)
-        frames.append(frame)
-    result = storage.delta("retail_store_customers", CUSTOMERS_SCHEMA, ["store_id"]).overwrite(
-        _to_table(pd.concat(frames), CUSTOMERS_SCHEMA), Window.of("store_id", *context.partition_keys)
+    return _ingest_stores(
+        context, storage, retail_stores, read_store_customers, "retail_customers", "retail_store_customers",
+        CUSTOMERS_SCHEMA,
     )
-    return dg.MaterializeResult(metadata=result.metadata() | meta)
 
 
 @dg.asset(
@@ -312,17 +330,10 @@ def store_customers(
 def store_transactions(
     context: dg.AssetExecutionContext, storage: StorageResource, retail_stores: RetailStoresResource
 ) -> dg.MaterializeResult:
-    frames, meta = [], {}
-    for store in context.partition_keys:
-        quarantine = storage.quarantine("retail_transactions", store)
-        frame = read_store_transactions(retail_stores, store, quarantine)
-        quarantine.check_share(len(frame) + quarantine.count, MAX_REJECT_SHARE)
-        meta |= {f"{store}/{k}": v for k, v in quarantine.commit(context.run_id).items()}
-        frames.append(frame)
-    result = storage.delta("retail_store_transactions", TRANSACTIONS_SCHEMA, ["store_id"]).overwrite(
-        _to_table(pd.concat(frames), TRANSACTIONS_SCHEMA), Window.of("store_id", *context.partition_keys)
+    return _ingest_stores(
+        context, storage, retail_stores, read_store_transactions, "retail_transactions", "retail_store_transactions",
+        TRANSACTIONS_SCHEMA,
     )
-    return dg.MaterializeResult(metadata=result.metadata() | meta)
 
 
 @dg.asset(
