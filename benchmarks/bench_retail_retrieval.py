@@ -27,28 +27,13 @@ from models.retail_sequences import (  # noqa: E402
     top_k,
     transition_scores,
 )
-from sandbox.retail_stores import generate_world  # noqa: E402
+from sandbox.retail_stores import generate_world, linkage_input, transactions_frame  # noqa: E402
 
 
 def transactions_with(world, entity_of: pd.Series) -> pd.DataFrame:
     tx = world.transactions
     keys = tx["StoreID"].astype(str) + ":" + tx["CustomerID"].astype(str)
-    items = world.items.set_index("ID")
-    return pd.DataFrame(
-        {
-            "entity_id": keys.map(entity_of).to_numpy(),
-            "transaction_time": tx["TransactionTime"],
-            "store_id": tx["StoreID"].astype(str),
-            "transaction_id": tx["ID"],
-            "item_id": tx["ItemID"],
-            "quantity": tx["Quantity"],
-            "price": tx["Price"],
-            "department_id": tx["DepartmentID"],
-            "discount_id": tx["DiscountID"],
-            "return_id": tx["ReturnID"],
-            "brand_code": items.loc[tx["ItemID"], "BinLocation"].to_numpy(),
-        }
-    )
+    return transactions_frame(world, tx, keys.map(entity_of).to_numpy())
 
 
 def evaluate(world, entity_of: pd.Series, config) -> dict[str, dict]:
@@ -96,23 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     world = generate_world(n_people=args.people, n_items=args.items, seed=13)
     customers = world.customers
-    keys = customers["StoreID"].astype(str) + ":" + customers["ID"].astype(str)
-    linkage = link_records(
-        pd.DataFrame(
-            {
-                "record_key": keys,
-                "first_name": customers["FirstName"],
-                "last_name": customers["LastName"],
-                "company": customers["Company"],
-                "address": customers["Address"],
-                "city": customers["City"],
-                "state": customers["State"],
-                "zip": customers["Zip"],
-                "phone": customers["PhoneNumber"],
-                "email": customers["EmailAddress"],
-            }
-        )
-    )
+    linkage = link_records(linkage_input(customers))
     entity_of = linkage.entities.set_index("record_key")["entity_id"]
     config = TwoTowerConfig(embedding_dim=args.embedding_dim, gru_units=args.gru_units, epochs=args.epochs)
     results = evaluate(world, entity_of, config)

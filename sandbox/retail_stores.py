@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -326,6 +327,26 @@ def linkage_input(customers: pd.DataFrame) -> pd.DataFrame:
             "zip": customers["Zip"],
             "phone": customers["PhoneNumber"],
             "email": customers["EmailAddress"],
+        }
+    )
+
+
+def transactions_frame(world: RetailWorld, tx: pd.DataFrame, entity_ids: Any) -> pd.DataFrame:
+    """Generated TransactionEntry rows in the `retail_transactions` layout, under the given entity ids."""
+    items = world.items.set_index("ID")
+    return pd.DataFrame(
+        {
+            "entity_id": entity_ids,
+            "transaction_time": tx["TransactionTime"],
+            "store_id": tx["StoreID"].astype(str),
+            "transaction_id": tx["ID"],
+            "item_id": tx["ItemID"],
+            "quantity": tx["Quantity"],
+            "price": tx["Price"],
+            "department_id": tx["DepartmentID"],
+            "discount_id": tx["DiscountID"],
+            "return_id": tx["ReturnID"],
+            "brand_code": items.loc[tx["ItemID"], "BinLocation"].to_numpy(),
         }
     )
 

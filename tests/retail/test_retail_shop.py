@@ -6,13 +6,12 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pandas as pd
 import pytest
 
 from models.retail_sequences import as_arrays, split_examples
 from models.retail_shop import MAX_CART_ITEMS, start_shop
 from pipelines.browser import launch_options
-from sandbox.retail_stores import generate_world
+from sandbox.retail_stores import generate_world, transactions_frame
 
 
 @pytest.fixture(scope="module")
@@ -25,22 +24,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         world.customers[["StoreID", "ID", "PersonID"]].rename(columns={"ID": "CustomerID"}),
         on=["StoreID", "CustomerID"],
     )
+    frame = transactions_frame(world, tx, tx["PersonID"].astype(str))
     items = world.items.set_index("ID")
-    frame = pd.DataFrame(
-        {
-            "entity_id": tx["PersonID"].astype(str),
-            "transaction_time": tx["TransactionTime"],
-            "store_id": tx["StoreID"].astype(str),
-            "transaction_id": tx["ID"],
-            "item_id": tx["ItemID"],
-            "quantity": tx["Quantity"],
-            "price": tx["Price"],
-            "department_id": tx["DepartmentID"],
-            "discount_id": tx["DiscountID"],
-            "return_id": tx["ReturnID"],
-            "brand_code": items.loc[tx["ItemID"], "BinLocation"].to_numpy(),
-        }
-    )
     train_examples, _, _ = split_examples(frame)
     catalogue = CatalogueFeatures(
         items.index.to_numpy(np.int64),
