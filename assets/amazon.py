@@ -33,7 +33,10 @@ from models.amazon_recommenders import (
     Split,
     temporal_leave_last_out,
 )
+from models.charts import bar_chart_png, markdown_image
 from models.ranking_metrics import evaluate
+from pipelines.automation import derived_table, follow_updates, retrain
+from pipelines.progress import Progress, keras_progress
 from pipelines.resources import StorageResource
 from pipelines.storage.delta_tables import DeltaStore, Window, WriteResult
 from pipelines.storage.quarantine import Quarantine, TooManyRejects
@@ -73,17 +76,26 @@ def landing_file(storage: StorageResource, kind: str, category: str) -> Path:
 
 
 def ingest_file(
-    store: DeltaStore, quarantine: Quarantine, path: Path, kind: str, category: str, chunk_bytes: int = CHUNK_BYTES
+    store: DeltaStore,
+    quarantine: Quarantine,
+    path: Path,
+    kind: str,
+    category: str,
+    chunk_bytes: int = CHUNK_BYTES,
+    log: Any = None,
 ) -> tuple[WriteResult, dict[str, Any]]:
     """Stream `path` into `store`, replacing the category's rows in one commit; rejects go to `quarantine`.
 
     Too many rejects fail the stream before the commit, so a broken file never replaces good rows.
     """
+    path = Path(path)
     stats: dict[str, Any] = {"lines": 0, "blank_lines": 0, "bytes": 0, "rating_counts": Counter()}
     started = time.perf_counter()
+    progress = Progress(log, f"{path.name} lines", every_seconds=15.0)
 
     def batches() -> Iterator[pa.RecordBatch]:
         for chunk in read_chunks(path, kind, category, chunk_bytes):
+            progress.advance(chunk.lines)
             stats["lines"] += chunk.lines
             stats["blank_lines"] += chunk.blank_lines
             stats["bytes"] += chunk.bytes_read
@@ -113,8 +125,8 @@ def ingest_file(
         if stopped:
             raise stopped[0] from None
         raise
-    seconds = time.perf_counter() - started
-    stats["seconds"] = seconds
+    progress.done()
+    stats["seconds"] = time.perf_counter() - started
     return result, stats
 
 
@@ -141,7 +153,7 @@ def _ingest_partitions(context: dg.AssetExecutionContext, storage: StorageResour
         path = landing_file(storage, kind, category)
         context.log.info(f"ingesting {path} into {table_name}[{category}]")
         quarantine = storage.quarantine(table_name, category)
-        result, stats = ingest_file(store, quarantine, path, kind, category)
+        result, stats = ingest_file(store, quarantine, path, kind, category, log=context.log)
         metadata = result.metadata() | _ingest_metadata(path, stats, quarantine.commit(context.run_id))
         context.log.info(
             f"{table_name}[{category}]: {result.rows_written:,} rows, {quarantine.count} quarantined "
@@ -304,7 +316,9 @@ class AmazonDatasetConfig(dg.Config):
     seed: int = 0
 
 
-def build_for_tag(storage: StorageResource, tag: str, spec: BuildSpec) -> tuple[list[str], dict[str, Any]]:
+def build_for_tag(
+    storage: StorageResource, tag: str, spec: BuildSpec, log: Any = None
+) -> tuple[list[str], dict[str, Any]]:
     """Read the category, build, write both tables for `tag`; returns the report lines and asset metadata."""
     window = Window.of("category", spec.category)
     reviews = pl.from_arrow(
@@ -318,7 +332,9 @@ def build_for_tag(storage: StorageResource, tag: str, spec: BuildSpec) -> tuple[
     )
     if reviews.height == 0:
         raise ValueError(f"amazon_reviews has no rows for category {spec.category!r}: ingest it first")
-    result = build_dataset(reviews, items, spec)
+    with Progress(log, "reviews filtered into the dataset", reviews.height) as progress:
+        result = build_dataset(reviews, items, spec)
+        progress.advance(reviews.height)
     ratings_table = f"amazon_dataset_ratings[tag={tag}]"
     result.report.append(
         f"Writing {result.counts['ratings']:,} ratings by {result.counts['users']:,} users of "
@@ -339,6 +355,7 @@ def build_for_tag(storage: StorageResource, tag: str, spec: BuildSpec) -> tuple[
         "spec": dg.MetadataValue.json(spec.as_dict()),
         "items_table": dg.MetadataValue.path(items_result.uri),
         **{f"count_{k}": v for k, v in result.counts.items()},
+        **progress.metadata(),
     }
     return result.report, metadata
 
@@ -352,15 +369,41 @@ def build_for_tag(storage: StorageResource, tag: str, spec: BuildSpec) -> tuple[
     group_name="amazon",
     kinds={"delta", "polars"},
     description="A DeepCart-style dataset (filtered ratings + their items) per tag; `storefront build` runs it.",
+    output_required=False,
+    # Cheap: tags built before are rebuilt when a category is re-ingested; new tags need a spec (`storefront build`).
+    automation_condition=follow_updates() & ~dg.AutomationCondition.missing(),
 )
 def amazon_dataset(
     context: dg.AssetExecutionContext, config: AmazonDatasetConfig, storage: StorageResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     spec = BuildSpec(**config.model_dump())
-    report, metadata = build_for_tag(storage, context.partition_key, spec)
+    if context.run.tags.get(AUTOMATION_TAG):
+        # Automated runs carry no run config: rebuild the tag as it was specified, and only if its own category
+        # was re-ingested since (the graph maps every category to every tag, so every tag is asked).
+        saved = storage.model_path("amazon_dataset", context.partition_key) / "spec.json"
+        spec = BuildSpec(**json.loads(saved.read_text()))
+        if not category_updated_since_build(context.instance, spec.category, context.partition_key):
+            context.log.info(f"category {spec.category} unchanged since tag {context.partition_key} was built; skipped")
+            return
+    report, metadata = build_for_tag(storage, context.partition_key, spec, context.log)
     for line in report:
         context.log.info(line)
-    return dg.MaterializeResult(metadata=metadata)
+    yield dg.MaterializeResult(metadata=metadata)
+
+
+AUTOMATION_TAG = "dagster/from_automation_condition"  # set by Dagster on runs the automation sensor launches
+
+
+def category_updated_since_build(instance: dg.DagsterInstance, category: str, tag: str) -> bool:
+    """Whether amazon_reviews[category] or amazon_items[category] materialised after amazon_dataset[tag]."""
+
+    def latest(key: str, partition: str) -> int:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(key), asset_partitions=[partition]), limit=1
+        ).records
+        return records[0].storage_id if records else -1
+
+    return max(latest("amazon_reviews", category), latest("amazon_items", category)) > latest("amazon_dataset", tag)
 
 
 @dg.asset_check(asset=amazon_dataset, blocking=True, partitions_def=dataset_partitions)
@@ -397,7 +440,7 @@ class AmazonModelSettings(dg.ConfigurableResource):
     autoencoder_dropout: float = 0.5
     seed: int = 0
 
-    def make(self, name: str) -> Recommender:
+    def make(self, name: str, log: Any = None) -> Recommender:
         if name == "random":
             return RandomRecommender(self.seed)
         if name == "popular":
@@ -415,7 +458,8 @@ class AmazonModelSettings(dg.ConfigurableResource):
                 dropout=self.autoencoder_dropout,
                 seed=self.seed,
             )
-            return AutoencoderRecommender(config)
+            progress = keras_progress(log, "autoencoder", batch_size=config.batch_size)
+            return AutoencoderRecommender(config, callbacks=[progress])
         raise ValueError(f"unknown model {name!r}; known: {MODEL_NAMES}")
 
 
@@ -426,13 +470,20 @@ def load_split(storage: StorageResource, tag: str) -> Split:
     return temporal_leave_last_out(ratings)
 
 
-def train_and_evaluate(storage: StorageResource, settings: AmazonModelSettings, name: str, tag: str) -> dict[str, Any]:
+def train_and_evaluate(
+    storage: StorageResource, settings: AmazonModelSettings, name: str, tag: str, log: Any = None
+) -> dict[str, Any]:
     split = load_split(storage, tag)
-    model = settings.make(name)
+    model = settings.make(name, log)
+    interactions = int(split.train.matrix.nnz)
     started = time.perf_counter()
-    model.fit(split.train)
+    with Progress(log, f"{name}: training interactions fitted", interactions) as fitting:
+        model.fit(split.train)
+        fitting.advance(interactions)
     fitted = time.perf_counter()
-    metrics = evaluate(model, split.train.matrix, split.test)
+    with Progress(log, f"{name}: test users ranked over the full catalogue", len(split.test)) as ranking:
+        metrics = evaluate(model, split.train.matrix, split.test)
+        ranking.advance(len(split.test))
     report = {
         "model": name,
         "tag": tag,
@@ -459,11 +510,13 @@ def _model_asset(name: str) -> dg.AssetsDefinition:
         group_name="amazon",
         kinds={"keras" if name == "autoencoder" else "numpy"},
         description=f"The {name} recommender fitted on the tag's training split and ranked over the full catalogue.",
+        # Training is the expensive step: at most daily, and only for tags whose dataset was rebuilt since.
+        automation_condition=retrain(MODELS_CRON),
     )
     def _asset(
         context: dg.AssetExecutionContext, storage: StorageResource, amazon_model_settings: AmazonModelSettings
     ) -> dg.MaterializeResult:
-        report = train_and_evaluate(storage, amazon_model_settings, name, context.partition_key)
+        report = train_and_evaluate(storage, amazon_model_settings, name, context.partition_key, context.log)
         metrics = {k: round(v, 4) for k, v in report["metrics"].items() if k in REPORTED_METRICS}
         return dg.MaterializeResult(
             metadata=metrics
@@ -479,6 +532,7 @@ def _model_asset(name: str) -> dg.AssetsDefinition:
     return _asset
 
 
+MODELS_CRON = "0 2 * * *"  # daily, 02:00 UTC
 model_assets = [_model_asset(name) for name in MODEL_NAMES]
 
 MODEL_METRICS_SCHEMA = pa.schema(
@@ -504,34 +558,13 @@ def comparison_table(reports: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def bar_chart_markdown(values: dict[str, float], title: str) -> str:
-    """A small horizontal bar chart as markdown with an embedded PNG (Pillow; no plotting library needed)."""
-    import base64
-    import io
-
-    from PIL import Image, ImageDraw
-
-    width, bar, left = 420, 22, 90
-    image = Image.new("RGB", (width, 30 + bar * len(values)), "white")
-    draw = ImageDraw.Draw(image)
-    draw.text((6, 6), title, fill="black")
-    top = max(max(values.values()), 1e-9)
-    for i, (name, value) in enumerate(values.items()):
-        y = 26 + i * bar
-        draw.text((6, y + 4), name, fill="black")
-        draw.rectangle([left, y + 2, left + int((width - left - 60) * value / top), y + bar - 4], fill="#4878a8")
-        draw.text((width - 55, y + 4), f"{value:.3f}", fill="black")
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return f"![{title}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
-
-
 @dg.asset(
     partitions_def=dataset_partitions,
     deps=model_assets,
     group_name="amazon",
     kinds={"delta"},
     description="Every recommender of the tag side by side on the same split (markdown + Delta amazon_model_metrics).",
+    automation_condition=derived_table(),  # cheap: follows the retrained models (in the same run at a cron tick)
 )
 def amazon_model_comparison(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     tag = context.partition_key
@@ -553,7 +586,8 @@ def amazon_model_comparison(context: dg.AssetExecutionContext, storage: StorageR
         pa.Table.from_pylist(rows, schema=MODEL_METRICS_SCHEMA), Window.of("tag", tag)
     )
     context.log.info("\n" + table)
-    chart = bar_chart_markdown({r["model"]: r["metrics"]["ndcg@10"] for r in reports}, f"NDCG@10 on {tag}")
+    title = f"NDCG@10 on {tag}"
+    chart = markdown_image(bar_chart_png({r["model"]: r["metrics"]["ndcg@10"] for r in reports}, title), title)
     return dg.MaterializeResult(
         metadata=result.metadata()
         | {"comparison": dg.MetadataValue.md(header + table), "ndcg_at_10_chart": dg.MetadataValue.md(chart)}

@@ -27,8 +27,9 @@ import pyarrow.compute as pc
 
 from models.char_rnn_corpus import SPLITS, assign_splits, encode_files, windows
 from models.char_rnn_vocab import CharVocabulary
-from models.code_plots import bar_chart_markdown, line_chart_markdown
-from pipelines.progress import Progress
+from models.charts import bar_chart_png, line_chart_png, markdown_image
+from pipelines.automation import derived_table, follow_updates, retrain
+from pipelines.progress import Progress, keras_progress
 from pipelines.resources import StorageResource
 from pipelines.storage.delta_tables import DeltaStore, Window
 from pipelines.storage.tfrecords import FeatureSpec, ShardWriter, read_manifest
@@ -263,11 +264,13 @@ def source_files(
         "non_python_files_ignored": selection.other_files,
         "kept_bytes": sum(r["size_bytes"] for r in selection.kept),
         "dropped_by_reason": dg.MetadataValue.json(dict(reasons.most_common())),
-        "dropped_plot": dg.MetadataValue.md(bar_chart_markdown(dict(reasons.most_common()), "dropped files by reason")),
+        "dropped_plot": dg.MetadataValue.md(markdown_image(
+            bar_chart_png(dict(reasons.most_common())), "dropped files by reason", "**dropped files by reason**")),
     })
 
 
-@dg.asset(group_name=GROUP, deps=[source_files], kinds={"tensorflow"})
+# Rebuilt whenever a crawled month updates (encoding is cheap next to training); months never crawled do not block it.
+@dg.asset(group_name=GROUP, deps=[source_files], kinds={"tensorflow"}, automation_condition=follow_updates())
 def char_corpus(
     context: dg.AssetExecutionContext, storage: StorageResource, code_corpus: CodeCorpusSettings
 ) -> dg.MaterializeResult:
@@ -346,7 +349,11 @@ def current_model_dir(storage: StorageResource) -> Path:
     return Path(pointer.read_text().strip())
 
 
-@dg.asset(group_name=GROUP, deps=[char_corpus], kinds={"keras"})
+MODEL_CRON = "0 0 * * 1"  # Monday 00:00 UTC, before the weekly re-crawl: retrains once that crawl's corpus is built
+
+
+# Hours of LSTM training: at most once a week, and only after a new corpus.
+@dg.asset(group_name=GROUP, deps=[char_corpus], kinds={"keras"}, automation_condition=retrain(MODEL_CRON))
 def char_rnn_model(
     context: dg.AssetExecutionContext, storage: StorageResource, config: CharRNNTraining
 ) -> dg.MaterializeResult:
@@ -359,8 +366,9 @@ def char_rnn_model(
     corpus_version = read_manifest(train_uri).metadata["source_table_version"]
     # One folder per (configuration, corpus version): a re-run resumes from its last checkpoint.
     out_dir = storage.model_path("char_rnn", f"{config.preset}-corpus-v{corpus_version}")
+    progress = keras_progress(context.log, "char LSTM", batch_size=settings.batch_size)
     run = train(settings, train_uri, storage.tfrecords_uri("char_corpus", "validation"), out_dir,
-                max_validation_examples=config.max_validation_examples)
+                max_validation_examples=config.max_validation_examples, callbacks=[progress])
     (storage.local_path("models", "char_rnn") / "current.txt").write_text(str(out_dir))
     losses = {"train loss": [h["loss"] for h in run.history], "validation loss": [h["val_loss"] for h in run.history]}
     return dg.MaterializeResult(metadata={
@@ -372,12 +380,13 @@ def char_rnn_model(
         "train_seconds": round(run.seconds, 1),
         "characters_per_second": round(run.characters_per_second),
         "loss_per_epoch": dg.MetadataValue.json(run.history),
-        "loss_plot": dg.MetadataValue.md(line_chart_markdown(losses, "loss per epoch (nats/char)")),
+        "loss_plot": dg.MetadataValue.md(
+            markdown_image(line_chart_png(losses), "loss per epoch (nats/char)", "**loss per epoch (nats/char)**")),
         "corpus_table_version": corpus_version,
     })
 
 
-@dg.asset(group_name=GROUP, deps=[char_rnn_model], kinds={"keras"})
+@dg.asset(group_name=GROUP, deps=[char_rnn_model], kinds={"keras"}, automation_condition=derived_table())
 def char_rnn_evaluation(
     context: dg.AssetExecutionContext, storage: StorageResource, config: CharRNNEvaluation
 ) -> dg.MaterializeResult:
@@ -408,12 +417,13 @@ def char_rnn_evaluation(
         "top1": round(scores.top1, 4),
         "top5": round(scores.top5, 4),
         "baselines_bits_per_char": dg.MetadataValue.json({n: round(b, 4) for n, b, _, _ in rows[1:]}),
-        "bpc_plot": dg.MetadataValue.md(bar_chart_markdown({n[:24]: round(b, 3) for n, b, _, _ in rows},
-                                                           "bits per character (lower is better)")),
+        "bpc_plot": dg.MetadataValue.md(markdown_image(
+            bar_chart_png({n[:24]: round(b, 3) for n, b, _, _ in rows}),
+            "bits per character (lower is better)", "**bits per character (lower is better)**")),
     })
 
 
-@dg.asset(group_name=GROUP, deps=[char_rnn_model], kinds={"keras"})
+@dg.asset(group_name=GROUP, deps=[char_rnn_model], kinds={"keras"}, automation_condition=derived_table())
 def code_completions(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     """Greedy completions of fixed prompts (what the completion page would show), kept for comparison."""
     from models.char_rnn_completion import CompletionRequest, complete

@@ -7,7 +7,8 @@
         dunnhumby_baskets[week]
         dunnhumby_next_basket_scores[week]   (scores the week's customers with the EXISTING model)
     <landing>/dunnhumby/time.csv  -->  dunnhumby_shop_calendar
-    dunnhumby_training_job (manual, or dunnhumby_weekly_retraining_schedule):
+    dunnhumby_baskets also follows any new transactions week on its own (automation condition `derived_table`).
+    training (automation `retrain(RETRAIN_CRON)`: Mondays, once new weeks arrived; or dunnhumby_training_job by hand):
         dunnhumby_customer_basket_sequences
         dunnhumby_basket_missions + dunnhumby_mission_profiles + dunnhumby_mission_top_products  (LDA)
         dunnhumby_next_basket_model  (Keras, reported next to the TopFreq baselines)
@@ -33,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
+from models.charts import bar_chart_png, markdown_image
 from models.dunnhumby_baskets import (
     BASKETS_SCHEMA,
     SEQUENCES_SCHEMA,
@@ -40,8 +42,8 @@ from models.dunnhumby_baskets import (
     customer_sequences,
     histories_by_customer,
 )
-from models.dunnhumby_charts import bar_chart_png, markdown_image
-from pipelines.progress import Progress
+from pipelines.automation import derived_table, retrain
+from pipelines.progress import Progress, keras_progress
 from pipelines.resources import StorageResource
 from pipelines.storage.delta_tables import DeltaStore, Window
 from pipelines.storage.quarantine import TooManyRejects
@@ -65,6 +67,8 @@ CALENDAR_FILE = "time.csv"
 GROUP = "dunnhumby"
 
 week_partitions = dg.DynamicPartitionsDefinition(name="dunnhumby_shop_weeks")
+# Weekly retraining once new weeks arrived (files land over the weekend); see pipelines/automation.py.
+RETRAIN_CRON = "0 3 * * 1"
 WEEK = "SHOP_WEEK"
 
 
@@ -314,6 +318,7 @@ def dunnhumby_transactions_profile(
     deps=[dunnhumby_transactions],
     description="One row per basket: its products, quantities, totals and basket attributes.",
     kinds={"delta"},
+    automation_condition=derived_table(),  # cheap, per week; the weekly job already builds it with its week
 )
 def dunnhumby_baskets(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     window = Window.of(WEEK, *_weeks(context))
@@ -356,6 +361,7 @@ def latest_version(storage: StorageResource, model: str) -> str | None:
     deps=[dunnhumby_baskets],
     description="Each known customer's baskets in time order (anonymous baskets belong to no one).",
     kinds={"delta"},
+    automation_condition=retrain(RETRAIN_CRON),  # only the model reads it: rebuilt with it, not per new week
 )
 def dunnhumby_customer_basket_sequences(storage: StorageResource) -> dg.MaterializeResult:
     baskets = baskets_store(storage).read(
@@ -382,18 +388,21 @@ MISSION_MODEL = "dunnhumby_missions"
     specs=[
         dg.AssetSpec(
             "dunnhumby_basket_missions",
+            automation_condition=retrain(RETRAIN_CRON),  # LDA over every basket: weekly at most
             deps=[dunnhumby_baskets],
             description="Every basket's LDA shopping mission.",
             kinds={"delta"},
         ),
         dg.AssetSpec(
             "dunnhumby_mission_profiles",
+            automation_condition=retrain(RETRAIN_CRON),  # LDA over every basket: weekly at most
             deps=[dunnhumby_baskets, dunnhumby_transactions],
             description="Mission index tables (100 = average).",
             kinds={"delta"},
         ),
         dg.AssetSpec(
             "dunnhumby_mission_top_products",
+            automation_condition=retrain(RETRAIN_CRON),  # LDA over every basket: weekly at most
             deps=[dunnhumby_baskets],
             description="Top products per mission.",
             kinds={"delta"},
@@ -443,9 +452,7 @@ def dunnhumby_shopping_missions(
         "baskets_scored": scored.height,
     }
     _publish_latest(storage, MISSION_MODEL, version, report)
-    chart = bar_chart_png(
-        [f"k={k}" for k in model.perplexity_by_k], list(model.perplexity_by_k.values()), "held-out perplexity by k"
-    )
+    chart = bar_chart_png({f"k={k}": v for k, v in model.perplexity_by_k.items()}, "held-out perplexity by k")
     nmi = labelled["BASKET_DOMINANT_MISSION"]
     yield dg.MaterializeResult(
         asset_key="dunnhumby_basket_missions",
@@ -505,6 +512,7 @@ NEXT_BASKET_MODEL = "dunnhumby_next_basket"
     deps=[dunnhumby_customer_basket_sequences],
     description="Embedding + BiLSTM + attention next-basket model, next to G/P/GP-TopFreq on the same split.",
     kinds={"keras"},
+    automation_condition=retrain(RETRAIN_CRON),  # expensive Keras training: weekly at most, only after new weeks
 )
 def dunnhumby_next_basket_model(
     context: dg.AssetExecutionContext, storage: StorageResource, dunnhumby_models: DunnhumbyModelsResource
@@ -520,7 +528,9 @@ def dunnhumby_next_basket_model(
     )
     if not split.customers:
         raise dg.Failure(f"no customer has {config.min_baskets} baskets yet: ingest more weeks first")
-    model = NextBasketModel.train(split.histories, config)
+    model = NextBasketModel.train(
+        split.histories, config, callbacks=[keras_progress(context.log, "next-basket model", config.batch_size)]
+    )
     results = evaluate(split, config.top_k, model)
     version = _version(context)
     folder = storage.model_path(NEXT_BASKET_MODEL, version)
@@ -531,7 +541,7 @@ def dunnhumby_next_basket_model(
 
     k = config.top_k
     names = list(results)
-    chart = bar_chart_png(names, [results[n][f"all/recall@{k}"] for n in names], f"Recall@{k}, full catalogue")
+    chart = bar_chart_png({n: results[n][f"all/recall@{k}"] for n in names}, f"Recall@{k}, full catalogue")
     model_metrics = results[model.name]
     best_baseline = max((n for n in names if n != model.name), key=lambda n: results[n][f"all/ndcg@{k}"])
     return dg.MaterializeResult(
@@ -689,7 +699,8 @@ weekly_retraining_schedule = dg.ScheduleDefinition(
     job=training_job,
     cron_schedule="0 3 * * 1",  # Mondays 03:00, after the weekend's files
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Retraining is separate from scoring: turn this on, or launch the training job by hand.",
+    # Unconditional; the training assets' automation conditions already retrain weekly when new weeks arrived.
+    description="Retrain every Monday even without new weeks (the automation conditions retrain only after new ones).",
 )
 
 defs = dg.Definitions(

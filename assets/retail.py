@@ -13,8 +13,6 @@ Sources are SQLAlchemy URLs (SQLite files in the sandbox, PostgreSQL in producti
 password, when the URL needs one, comes from the RETAIL_DB_PASSWORD environment variable.
 """
 
-import base64
-import io
 import json
 import os
 import time
@@ -29,18 +27,21 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
+from models.charts import bar_chart_png, markdown_image
+from models.ranking_metrics import single_target_metrics, top_k_by_partition
 from models.retail_dedup import customer_records, pairwise_scores
 from models.retail_linkage_splink import link_records_splink
 from models.retail_sequences import (
     EXAMPLE_FEATURES,
+    TOP_K,
     Catalogue,
     cooccurrence_scores,
     most_popular_scores,
-    ranking_metrics,
     split_examples,
-    top_k,
     transition_scores,
 )
+from pipelines.automation import retrain
+from pipelines.progress import Progress, keras_progress
 from pipelines.resources import StorageResource, default_root_uri
 from pipelines.storage.delta_tables import Window
 from pipelines.storage.quarantine import Quarantine
@@ -417,7 +418,9 @@ def customer_entities(
     context: dg.AssetExecutionContext, storage: StorageResource, retail_stores: RetailStoresResource
 ) -> dg.MaterializeResult:
     customers = storage.delta("retail_store_customers", CUSTOMERS_SCHEMA, ["store_id"]).read().to_pandas()
-    linkage = link_records_splink(customer_records(customers))
+    with Progress(context.log, "customer records linked", len(customers)) as linking:
+        linkage = link_records_splink(customer_records(customers))
+        linking.advance(len(customers))
     entities = linkage.entities.merge(customers[["record_key", "store_id", "customer_id"]], on="record_key")
     result = storage.delta("retail_customer_entities", ENTITIES_SCHEMA).replace_all(
         _to_table(entities, ENTITIES_SCHEMA)
@@ -429,6 +432,7 @@ def customer_entities(
         "candidate_pairs": stats["candidate_pairs"],
         "linked_pairs": stats["linked_pairs"],
         "candidate_pairs_per_record": round(stats["candidate_pairs"] / max(stats["records"], 1), 3),
+        **linking.metadata(),
         "linkage": dg.MetadataValue.json(
             {
                 k: stats[k]
@@ -534,11 +538,14 @@ def _write_examples(uri: str, examples: list[dict[str, Any]], metadata: dict[str
 )
 def item_item_examples(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     transactions = storage.delta("retail_transactions", ENTITY_TRANSACTIONS_SCHEMA, ["store_id"]).read().to_pandas()
-    train, test, stats = split_examples(transactions)
+    with Progress(context.log, "transactions turned into sequence examples", len(transactions)) as building:
+        train, test, stats = split_examples(transactions)
+        building.advance(len(transactions))
     source_version = storage.delta("retail_transactions", ENTITY_TRANSACTIONS_SCHEMA, ["store_id"]).version()
     meta = {"source_table_version": source_version, "split": "last purchase per entity held out"}
-    _write_examples(storage.tfrecords_uri(EXAMPLES_DATASET, "train"), train, meta)
-    _write_examples(storage.tfrecords_uri(EXAMPLES_DATASET, "test"), test, meta)
+    with Progress(context.log, "examples written", len(train) + len(test)) as writing:
+        writing.advance(_write_examples(storage.tfrecords_uri(EXAMPLES_DATASET, "train"), train, meta))
+        writing.advance(_write_examples(storage.tfrecords_uri(EXAMPLES_DATASET, "test"), test, meta))
     return dg.MaterializeResult(
         metadata={
             "train_examples": stats.train_examples,
@@ -593,24 +600,6 @@ class TwoTowerTrainingConfig(dg.Config):
     seed: int = 0
 
 
-def _bar_chart_png(results: dict[str, dict[str, float]], metric: str) -> str:
-    """A small bar chart of `metric` per method, as markdown with an embedded PNG (Pillow only)."""
-    from PIL import Image, ImageDraw
-
-    width, bar_h, pad = 420, 26, 8
-    image = Image.new("RGB", (width, pad + len(results) * (bar_h + pad)), "white")
-    draw = ImageDraw.Draw(image)
-    for row, (name, metrics) in enumerate(results.items()):
-        y = pad + row * (bar_h + pad)
-        value = metrics[metric]
-        draw.rectangle([130, y, 130 + int(value * 250), y + bar_h], fill=(70, 110, 180))
-        draw.text((5, y + 7), name, fill="black")
-        draw.text((135 + int(value * 250), y + 7), f"{value:.3f}", fill="black")
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return f"{metric} on the held-out last purchases\n\n![{metric}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
-
-
 def catalogue_features(catalogue: pd.DataFrame) -> Any:
     from models.retail_two_tower import CatalogueFeatures
 
@@ -636,6 +625,8 @@ def latest_model_dir(storage: StorageResource) -> Path:
     kinds={"keras", "tensorflow"},
     description="Keras 3 two-tower retrieval (GRU over the last 10 purchases) with a brute-force top-10 index, "
     "evaluated by full-catalogue ranking next to most-popular, last-item transition and co-occurrence.",
+    # The eager tables above follow every store delivery; training runs at most weekly, once they have changed.
+    automation_condition=retrain("0 4 * * 1"),
 )
 def two_tower_model(
     context: dg.AssetExecutionContext, config: TwoTowerTrainingConfig, storage: StorageResource
@@ -651,30 +642,21 @@ def two_tower_model(
     train_labels = train_arrays["label_item_id"][:, 0]
     n = len(labels)
 
+    def ranked(scores: np.ndarray) -> dict[str, float]:
+        return single_target_metrics(top_k_by_partition(np.asarray(scores), TOP_K), labels, digits=4)
+
+    train_context, test_context = train_arrays["context_item_id"], test_arrays["context_item_id"]
     results = {
-        "most_popular": ranking_metrics(top_k(np.asarray(most_popular_scores(train_labels, catalogue, n))), labels),
-        "last_item_transition": ranking_metrics(
-            top_k(
-                transition_scores(
-                    train_arrays["context_item_id"], train_labels, test_arrays["context_item_id"], catalogue
-                )
-            ),
-            labels,
-        ),
-        "item_cooccurrence": ranking_metrics(
-            top_k(
-                cooccurrence_scores(
-                    train_arrays["context_item_id"], train_labels, test_arrays["context_item_id"], catalogue
-                )
-            ),
-            labels,
-        ),
+        "most_popular": ranked(most_popular_scores(train_labels, catalogue, n)),
+        "last_item_transition": ranked(transition_scores(train_context, train_labels, test_context, catalogue)),
+        "item_cooccurrence": ranked(cooccurrence_scores(train_context, train_labels, test_context, catalogue)),
     }
     tt_config = TwoTowerConfig(**config.model_dump())
     started = time.perf_counter()
-    query_tower, embeddings, history = train(train_arrays, features, tt_config)
+    progress = keras_progress(context.log, "two-tower model", batch_size=tt_config.batch_size)
+    query_tower, embeddings, history = train(train_arrays, features, tt_config, callbacks=[progress])
     train_seconds = time.perf_counter() - started
-    results["two_tower"] = ranking_metrics(top_k(score_queries(query_tower, embeddings, test_arrays)), labels)
+    results["two_tower"] = ranked(score_queries(query_tower, embeddings, test_arrays))
 
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{context.run_id[:8]}"
     directory = save_index(
@@ -704,7 +686,13 @@ def two_tower_model(
             "evaluation": dg.MetadataValue.md(
                 table + f"\n\nfull-catalogue ranking over {len(catalogue)} items, {n} test examples"
             ),
-            "hit_rate_plot": dg.MetadataValue.md(_bar_chart_png(results, "hit_rate@10")),
+            "hit_rate_plot": dg.MetadataValue.md(
+                markdown_image(
+                    bar_chart_png({name: m["hit_rate@10"] for name, m in results.items()}),
+                    "hit_rate@10",
+                    "hit_rate@10 on the held-out last purchases",
+                )
+            ),
             "two_tower_hit_rate@10": results["two_tower"]["hit_rate@10"],
             "two_tower_ndcg@10": results["two_tower"]["ndcg@10"],
             "best_baseline_hit_rate@10": max(results[k]["hit_rate@10"] for k in results if k != "two_tower"),

@@ -37,6 +37,7 @@ from models.sneaker_dataset import (
     quantile_edges,
     quantile_labels,
 )
+from pipelines.progress import Progress, keras_progress
 from pipelines.resources import StorageResource
 from pipelines.storage.delta_tables import Window
 from pipelines.storage.tfrecords import ShardWriter
@@ -206,9 +207,13 @@ def sneaker_images(
     known = {r["image_url"]: r for r in store.read().to_pylist()}  # fetched before (any query): not again
     image_dir = storage.local_path("images", "sneakers")
     todo = sorted({url for url, _ in wanted if url not in known})
-    downloads = {d.url: d for d in download_all(todo)}
+    with Progress(context.log, "images downloaded", len(todo)) as downloading:
+        downloads = {d.url: d for d in download_all(todo)}
+        downloading.advance(len(todo))
     fetched = [d for d in downloads.values() if d.data is not None]
-    normalised = dict(zip([d.url for d in fetched], normalise_all([d.data for d in fetched]), strict=True))
+    with Progress(context.log, "images normalised", len(fetched)) as normalising:
+        normalised = dict(zip([d.url for d in fetched], normalise_all([d.data for d in fetched]), strict=True))
+        normalising.advance(len(fetched))
     quarantine = storage.quarantine("sneaker_images", queries[0] if len(queries) == 1 else f"{queries[0]}..{queries[-1]}")
     now = datetime.now(UTC)
     rows, reused = [], 0
@@ -239,6 +244,7 @@ def sneaker_images(
         | quarantine.commit(context.run_id)
         | {"images": len(rows), "downloaded": len(fetched), "reused_from_earlier_runs": reused,
            "source_modes": dg.MetadataValue.json(dict(modes))}
+        | downloading.metadata() | normalising.metadata()
     )
 
 
@@ -325,6 +331,7 @@ def sneaker_tfrecords(
     split_result = storage.delta("sneaker_splits", SPLITS_SCHEMA).replace_all(pa.Table.from_pylist(split_rows, schema=SPLITS_SCHEMA))
     metadata["splits_table_version"] = split_result.version
     counts = {}
+    progress = Progress(context.log, "examples written", len(rows))
     for split in SPLITS:
         uri = storage.tfrecords_uri("sneakers", split)
         with ShardWriter(uri, specs, shard_bytes=config.shard_megabytes * 2**20, metadata={**metadata, "split": split}) as writer:
@@ -338,7 +345,9 @@ def sneaker_tfrecords(
                     "model": one_hot(models.index(r["model"]), len(models)),
                     "brand": one_hot(brands.index(r["brand"]), len(brands)),
                 })
+                progress.advance()
         counts[split] = writer.manifest.examples
+    progress.done()
     context.log.info(f"wrote {counts} examples; skipped {provenance['skipped']}")
     return dg.MaterializeResult(
         metadata={
@@ -352,6 +361,7 @@ def sneaker_tfrecords(
             "listings_table_version": provenance["listings_table_version"],
             "images_table_version": provenance["images_table_version"],
             "splits_table_version": split_result.version,
+            **progress.metadata(),
         }
     )
 
@@ -483,7 +493,8 @@ def sneaker_cnn(context: dg.AssetExecutionContext, config: CNNTrainingConfig, st
                                    "weights_path": config.weights_path}.items() if v is not None}
     settings = replace(cnn.CONFIGS[config.architecture], **overrides)
     version = config.model_version or f"{config.architecture}-splits{data['splits_table_version']}"
-    result = cnn.train(uris["train"], uris["validation"], settings)
+    progress = keras_progress(context.log, "sneaker CNN", batch_size=settings.batch_size)
+    result = cnn.train(uris["train"], uris["validation"], settings, callbacks=[progress])
     directory = storage.model_path(MODEL_NAME, version)
     cnn.save(result.model, directory, settings, {
         "version": version, "vocabularies": data["vocabularies"], "price_quantile_edges": data["price_quantile_edges"],
@@ -569,7 +580,9 @@ def sneaker_predictions(context: dg.AssetExecutionContext, config: ModelVersionC
     vocab = info["vocabularies"]
     rows = []
     for split in SPLITS:
-        ids, probabilities, labels = cnn.predict(model, storage.tfrecords_uri("sneakers", split), settings)
+        with Progress(context.log, f"{split} images predicted") as predicted:
+            ids, probabilities, labels = cnn.predict(model, storage.tfrecords_uri("sneakers", split), settings)
+            predicted.advance(len(ids))
         sizes = {h: p.shape[1] for h, p in probabilities.items()}
         title_model, title_brand = _title_features(labels, sizes)
         for head in settings.heads:
@@ -597,7 +610,8 @@ def sneaker_predictions(context: dg.AssetExecutionContext, config: ModelVersionC
                 "median-model-price baselines; a confusion matrix per head.",
 )
 def sneaker_evaluation(context: dg.AssetExecutionContext, config: ModelVersionConfig, storage: StorageResource) -> dg.MaterializeResult:
-    from models.sneaker_evaluation import confusion_png, embedded_png, metrics_markdown
+    from models.charts import heatmap_png, markdown_image
+    from models.sneaker_evaluation import metrics_markdown
     from models.sneaker_stacking import (
         confusion,
         majority_probabilities,
@@ -638,7 +652,8 @@ def sneaker_evaluation(context: dg.AssetExecutionContext, config: ModelVersionCo
             per_method["median_model_price"] = scores(y, median_price_probabilities(
                 [r["model"] for r in train], np.array([r["price"] for r in train]), [r["model"] for r in test], to_bin[head], n))
         results[head] = per_method
-        images.append(f"**{head}** (CNN, rows true / columns predicted)\n\n" + embedded_png(confusion_png(confusion(y, cnn_p.argmax(1), n), vocab[head]), head))
+        heatmap = heatmap_png(confusion(y, cnn_p.argmax(1), n), vocab[head])
+        images.append(markdown_image(heatmap, head, f"**{head}** (CNN, rows true / columns predicted)"))
     table = metrics_markdown(results)
     report = f"### Sneaker CNN {version}: held-out test split ({len(y)} listings)\n\n{table}\n\n" + "\n\n".join(images)
     (storage.model_path(MODEL_NAME, version) / "evaluation.md").write_text(report)

@@ -1,13 +1,14 @@
-"""Amazon reviews ingestion: streaming Arrow -> Delta against the original pandas approach, same file.
+"""Amazon reviews ingestion: streaming Arrow -> Delta against the original pandas approach, same files.
 
-    .venv/bin/python benchmarks/bench_amazon_ingest.py                 # 2 GB file, pandas on a 256 MB prefix
-    .venv/bin/python benchmarks/bench_amazon_ingest.py --size-gb 0.3 --baseline-mb 0   # pandas on the whole file
+    .venv/bin/python benchmarks/bench_amazon_ingest.py                          # 2 GB file; 256 MB, 1 GB prefixes
+    .venv/bin/python benchmarks/bench_amazon_ingest.py --size-gb 0.3 --sizes-mb ""   # one 0.3 GB file
 
 The original (DeepCart) loaded the reviews with `pandas.read_json(lines=True)` and wrote Parquet with
-`to_parquet`. Its memory grows with the file (the 22 GB Electronics file cannot be loaded that way), so by
-default it runs on a prefix of the same generated file; the streaming ingestion runs on the prefix too (for
-a like-for-like ratio) and on the whole file (to show its peak memory does not grow with size). Each
-approach runs in its own process so peak RSS is its own. Prints MB/s, peak RSS and their ratios.
+`to_parquet`. Both approaches run on the same files: prefixes of the generated file (256 MB and 1 GB by default)
+and the whole file. pandas holds ~7.5x the file in memory (the 22 GB Electronics file cannot be loaded that way),
+so it is skipped, with a note, on any file that would not fit comfortably in the available memory; the streaming
+ingestion's peak memory stays flat as the files grow. Each run is its own process, so peak RSS is its own.
+Prints MB/s, CPU-seconds, peak RSS and the ratios per file.
 """
 
 from __future__ import annotations
@@ -109,11 +110,18 @@ def _prefix(path: Path, megabytes: int) -> Path:
     return target
 
 
+def _available_mb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-gb", type=float, default=2.0, help="size of the generated reviews file")
-    parser.add_argument("--baseline-mb", type=int, default=256, help="pandas on this prefix (0: on the whole file)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each approach on the prefix; medians shown")
+    parser.add_argument("--sizes-mb", default="256,1024", help="prefixes compared like for like, before the whole file")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs on the first prefix; medians shown")
     parser.add_argument("--scratch", default=os.environ.get("STOREFRONT_BENCH_DIR", "/tmp/storefront_bench_amazon"))
     parser.add_argument("--worker", choices=["streaming", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -135,29 +143,32 @@ def main() -> None:
         started = time.perf_counter()
         generate(folder, spec)
         print(f"generated {path} ({path.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - started:.0f}s")
-    small = _prefix(path, args.baseline_mb) if args.baseline_mb else path
+    sizes = [int(mb) for mb in args.sizes_mb.split(",") if mb and int(mb) << 20 < path.stat().st_size]
+    files = [_prefix(path, mb) for mb in sizes] + [path]
 
-    # Alternate the two approaches `--repeat` times and report each one's median run: the machine is shared, so
-    # single runs swing with whatever else is running.
-    runs: dict[str, list[dict]] = {"pandas": [], "streaming": []}
-    for attempt in range(args.repeat):
-        for kind in runs:
-            runs[kind].append(_run(kind, small, scratch))
-            r = runs[kind][-1]
+    # Alternate the two approaches `--repeat` times per file and keep each one's median run (the machine is shared,
+    # so single runs swing with whatever else is running); pandas runs once on the larger files.
+    pairs: list[tuple[Path, dict | None, dict]] = []
+    for i, file in enumerate(files):
+        runs: dict[str, list[dict]] = {"pandas": [], "streaming": []}
+        # pandas holds ~7.5x the file in memory: run it only where that fits comfortably.
+        need_mb = 7.6 * file.stat().st_size / 1e6
+        fits = need_mb < 0.8 * _available_mb()
+        for attempt in range(args.repeat):
+            for kind in runs:
+                if kind == "pandas" and (not fits or (i > 0 and attempt > 0)):
+                    continue  # pandas takes minutes on the larger files: once there, against a median of ours
+                runs[kind].append(_run(kind, file, scratch))
+                r = runs[kind][-1]
+                print(
+                    f"run {attempt + 1} {kind:9} {r['mb']:6.0f} MB {r['mb_per_s']:6.1f} MB/s {r['peak_rss_mb']:6.0f} MB RSS"
+                )
+        if not fits:
             print(
-                f"run {attempt + 1} {kind:9} {r['mb']:6.0f} MB {r['mb_per_s']:6.1f} MB/s {r['peak_rss_mb']:6.0f} MB RSS"
+                f"pandas skipped on {file.name}: needs ~{need_mb / 1e3:.1f} GB, {_available_mb() / 1e3:.1f} GB available"
             )
-    rows = [
-        ("pandas read_json + to_parquet", small, _median(runs["pandas"])),
-        ("streaming Arrow -> Delta", small, _median(runs["streaming"])),
-    ]
-    if small != path:
-        # A middle size too, so the peak-RSS curve can be seen to flatten rather than grow with the file.
-        middle = _prefix(path, 1024) if path.stat().st_size > 1.5 * (1024 << 20) else None
-        if middle is not None:
-            rows.append(("streaming Arrow -> Delta", middle, _run("streaming", middle, scratch)))
-        rows.append(("streaming Arrow -> Delta", path, _run("streaming", path, scratch)))
-    base = rows[0][2]
+        pairs.append((file, _median(runs["pandas"]) if runs["pandas"] else None, _median(runs["streaming"])))
+
     header = (
         "approach",
         "file MB",
@@ -171,22 +182,33 @@ def main() -> None:
         "x MB/CPU-s",
     )
     print("\n{:30} {:>8} {:>11} {:>7} {:>7} {:>7} {:>9} {:>11} {:>7} {:>10}".format(*header))
-    for name, _file, r in rows:
+    for _file, base, ours in pairs:
+        for name, r in (("pandas read_json + to_parquet", base), ("streaming Arrow -> Delta", ours)):
+            if r is None:
+                continue
+            ratio = (
+                f"{r['mb_per_s'] / base['mb_per_s']:7.1f} {r['mb_per_cpu_s'] / base['mb_per_cpu_s']:10.1f}"
+                if base
+                else ""
+            )
+            print(
+                f"{name:30} {r['mb']:8.0f} {r['rows']:11,} {r['seconds']:7.1f} {r['mb_per_s']:7.1f} "
+                f"{r['cpu_seconds']:7.1f} {r['mb_per_cpu_s']:9.1f} {r['peak_rss_mb']:11.0f} {ratio}"
+            )
+    print()
+    for file, base, ours in pairs:
+        if base:
+            print(
+                f"{file.name}: streaming {ours['mb_per_s'] / base['mb_per_s']:.1f}x pandas' MB/s "
+                f"({ours['mb_per_cpu_s'] / base['mb_per_cpu_s']:.1f}x per CPU-second; target >= 10x)"
+            )
+    full = pairs[-1][2]
+    print(f"peak RSS on the {full['mb'] / 1e3:.1f} GB file: {full['peak_rss_mb']:.0f} MB (target < 1024 MB)")
+    if len(pairs) > 1:
+        first = pairs[0][2]
         print(
-            f"{name:30} {r['mb']:8.0f} {r['rows']:11,} {r['seconds']:7.1f} {r['mb_per_s']:7.1f} {r['cpu_seconds']:7.1f} "
-            f"{r['mb_per_cpu_s']:9.1f} {r['peak_rss_mb']:11.0f} {r['mb_per_s'] / base['mb_per_s']:7.1f} "
-            f"{r['mb_per_cpu_s'] / base['mb_per_cpu_s']:10.1f}"
-        )
-    full = rows[-1][2]
-    print(
-        f"\nstreaming throughput vs pandas: {rows[1][2]['mb_per_s'] / base['mb_per_s']:.1f}x wall, "
-        f"{rows[1][2]['mb_per_cpu_s'] / base['mb_per_cpu_s']:.1f}x per CPU-second (target >= 10x); "
-        f"peak RSS on the {full['mb'] / 1e3:.1f} GB file: {full['peak_rss_mb']:.0f} MB (target < 1024 MB)"
-    )
-    if small != path:
-        growth = full["peak_rss_mb"] / rows[1][2]["peak_rss_mb"]
-        print(
-            f"streaming peak RSS, whole file vs {args.baseline_mb} MB prefix: {growth:.2f}x for {full['mb'] / rows[1][2]['mb']:.0f}x the data"
+            f"streaming peak RSS, whole file vs first prefix: {full['peak_rss_mb'] / first['peak_rss_mb']:.2f}x "
+            f"for {full['mb'] / first['mb']:.0f}x the data"
         )
 
 

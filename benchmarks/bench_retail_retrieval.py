@@ -16,15 +16,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from models.ranking_metrics import single_target_metrics, top_k_by_partition  # noqa: E402
 from models.retail_dedup import link_records  # noqa: E402
 from models.retail_sequences import (  # noqa: E402
+    TOP_K,
     Catalogue,
     as_arrays,
     cooccurrence_scores,
     most_popular_scores,
-    ranking_metrics,
     split_examples,
-    top_k,
     transition_scores,
 )
 from sandbox.retail_stores import generate_world, linkage_input, transactions_frame  # noqa: E402
@@ -52,7 +52,10 @@ def evaluate(world, entity_of: pd.Series, config) -> dict[str, dict]:
         ),
         "item_cooccurrence": cooccurrence_scores(tr["context_item_id"], train_labels, te["context_item_id"], catalogue),
     }
-    results = {name: ranking_metrics(top_k(np.asarray(scores)), labels) for name, scores in results.items()}
+    results = {
+        name: single_target_metrics(top_k_by_partition(np.asarray(scores), TOP_K), labels, digits=4)
+        for name, scores in results.items()
+    }
     features = CatalogueFeatures(
         items["ID"].to_numpy(np.int64),
         items["DepartmentID"].to_numpy(np.int64),
@@ -63,7 +66,8 @@ def evaluate(world, entity_of: pd.Series, config) -> dict[str, dict]:
     started = time.perf_counter()
     query, embeddings, history = train(tr, features, config)
     seconds = time.perf_counter() - started
-    results["two_tower"] = ranking_metrics(top_k(score_queries(query, embeddings, te)), labels)
+    top = top_k_by_partition(score_queries(query, embeddings, te), TOP_K)
+    results["two_tower"] = single_target_metrics(top, labels, digits=4)
     results["two_tower"]["train_seconds"] = round(seconds, 1)
     results["two_tower"]["final_loss"] = history["loss"][-1]
     return results

@@ -39,8 +39,9 @@ def _multinomial_nll(y_true, logits):
 class AutoencoderRecommender(Recommender):
     name = "autoencoder"
 
-    def __init__(self, config: AutoencoderConfig = AutoencoderConfig()) -> None:
+    def __init__(self, config: AutoencoderConfig = AutoencoderConfig(), callbacks: list | None = None) -> None:
         self.config = config
+        self.callbacks = callbacks or []  # e.g. pipelines.progress.keras_progress
 
     def _build(self, n_items: int):
         import keras
@@ -73,6 +74,7 @@ class AutoencoderRecommender(Recommender):
             batch_size=self.config.batch_size,
             verbose=0,
             shuffle=True,
+            callbacks=self.callbacks,
         ).history
 
     def scores(self, users: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import gzip
 import lzma
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,32 +55,27 @@ class CharNGram:
         self.totals = [{c: (sum(n.values()), len(n)) for c, n in t.items()} for t in self.next_counts]
         return self
 
-    def prob(self, history: list[int], symbol: int) -> float:
-        p = 1.0 / self.vocab_size
-        for k in range(self.order):
-            if k > len(history):
-                break
+    def _levels(self, history: list[int]) -> Iterator[tuple[Counter, int, int]]:
+        """(follower counts, total, distinct followers) of each seen context of `history`, shortest first."""
+        for k in range(min(self.order, len(history) + 1)):
             context = tuple(history[len(history) - k :]) if k else ()
             stats = self.totals[k].get(context)
-            if stats is None:
-                continue
-            total, distinct = stats
-            p = (self.next_counts[k][context].get(symbol, 0) + distinct * p) / (total + distinct)
+            if stats is not None:
+                yield self.next_counts[k][context], *stats
+
+    def prob(self, history: list[int], symbol: int) -> float:
+        """P(symbol | history), interpolating from the uniform distribution up through longer contexts."""
+        p = 1.0 / self.vocab_size
+        for followers, total, distinct in self._levels(history):
+            p = (followers.get(symbol, 0) + distinct * p) / (total + distinct)
         return p
 
     def distribution(self, history: list[int]) -> np.ndarray:
+        """P(every symbol | history): `prob` for the whole vocabulary at once (for top-k)."""
         p = np.full(self.vocab_size, 1.0 / self.vocab_size)
-        for k in range(self.order):
-            if k > len(history):
-                break
-            context = tuple(history[len(history) - k :]) if k else ()
-            stats = self.totals[k].get(context)
-            if stats is None:
-                continue
-            total, distinct = stats
+        for followers, total, distinct in self._levels(history):
             counts = np.zeros(self.vocab_size)
-            for s, n in self.next_counts[k][context].items():
-                counts[s] = n
+            counts[list(followers)] = list(followers.values())
             p = (counts + distinct * p) / (total + distinct)
         return p
 

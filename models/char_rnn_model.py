@@ -16,6 +16,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ class TrainingRun:
 
 def train(config: CharRNNConfig, train_uri: str, validation_uri: str, out_dir: Path,
           max_train_examples: int | None = None, max_validation_examples: int | None = None,
-          time_budget_seconds: float | None = None) -> TrainingRun:
+          time_budget_seconds: float | None = None, callbacks: Sequence = ()) -> TrainingRun:
     """Train (resuming from the newest checkpoint in `out_dir/checkpoints`), then save to `out_dir`.
 
     With a time budget, training stops after the batch that exhausts it (the epoch still ends and is checkpointed).
@@ -154,7 +155,8 @@ def train(config: CharRNNConfig, train_uri: str, validation_uri: str, out_dir: P
         initial_epoch=initial_epoch,
         steps_per_epoch=config.steps_per_epoch,
         verbose=0,
-        callbacks=[keras.callbacks.ModelCheckpoint(str(checkpoints / "epoch-{epoch:03d}.keras")), _Record(), _Budget()],
+        callbacks=[keras.callbacks.ModelCheckpoint(str(checkpoints / "epoch-{epoch:03d}.keras")), _Record(), _Budget(),
+                   *callbacks],
     )
     seconds = time.perf_counter() - started
     timed_chars = (steps_done[0] - 1) * config.batch_size * config.seq_len  # full batches after the first

@@ -14,7 +14,6 @@ where frequency baselines are known to be strong and weak respectively.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from models.ranking_metrics import target_set_metrics
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -279,13 +280,15 @@ class NextBasketModel:
         return "BiLSTM-attention+repeat" if self.config.repeat_aware else "BiLSTM-attention"
 
     @classmethod
-    def train(cls, histories: Sequence[History], config: NextBasketConfig) -> NextBasketModel:
+    def train(cls, histories: Sequence[History], config: NextBasketConfig, callbacks: Sequence = ()) -> NextBasketModel:
         dictionary = ProductDictionary.fit(histories, config.dictionary_size)
         inputs, targets = training_examples(histories, config)
         x = encode_histories(inputs, dictionary, config)
         y = multi_hot(targets, dictionary)
         model = build_model(config, len(dictionary))
-        fit = model.fit(x, y, epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=0)
+        fit = model.fit(
+            x, y, epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=0, callbacks=list(callbacks)
+        )
         return cls(config, dictionary, model, {k: [float(v) for v in vs] for k, vs in fit.history.items()})
 
     def scores(self, histories: Sequence[History]) -> np.ndarray:
@@ -344,28 +347,24 @@ def baseline_recommendations(histories: Sequence[History], k: int) -> dict[str, 
 def ranking_metrics(
     recommendations: Sequence[Sequence[str]], targets: Sequence[set[str]], histories: Sequence[History], k: int
 ) -> dict[str, float]:
-    """Recall/NDCG/PHR@k over all target items, and over repeat and explore items separately."""
-    sums: dict[str, list[float]] = {}
-    for recs, target, history in zip(recommendations, targets, histories, strict=True):
-        seen = {p for basket in history for p in basket}
-        for part, items in (("all", target), ("repeat", target & seen), ("explore", target - seen)):
-            if not items:
-                continue  # a customer without repeat (or explore) items says nothing about that split
-            gains = [1.0 if p in items else 0.0 for p in list(recs)[:k]]
-            hits = sum(gains)
-            dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
-            ideal = sum(1 / math.log2(i + 2) for i in range(min(len(items), k)))
-            for name, value in (
-                (f"recall@{k}", hits / len(items)),
-                (f"ndcg@{k}", dcg / ideal),
-                (f"phr@{k}", float(hits > 0)),
-            ):
-                sums.setdefault(f"{part}/{name}", []).append(value)
-            sums.setdefault(f"{part}/customers", []).append(1.0)
-    return {
-        key: (float(len(values)) if key.endswith("/customers") else float(np.mean(values)))
-        for key, values in sorted(sums.items())
+    """Recall/NDCG/PHR@k (the shared metric code) over all target items, and over repeat and explore items apart.
+
+    Keys `<part>/recall@k`, `<part>/ndcg@k`, `<part>/phr@k` (PHR = hit rate) and `<part>/customers`; a part
+    absent for a customer (no repeat, or no explore, items) leaves that customer out of the part.
+    """
+    seen = [{p for basket in history for p in basket} for history in histories]
+    parts = {
+        "all": list(targets),
+        "repeat": [target & s for target, s in zip(targets, seen, strict=True)],
+        "explore": [target - s for target, s in zip(targets, seen, strict=True)],
     }
+    renamed = {f"hit_rate@{k}": f"phr@{k}", "examples": "customers"}
+    metrics = {
+        f"{part}/{renamed.get(name, name)}": value
+        for part, items in parts.items()
+        for name, value in target_set_metrics(recommendations, items, k).items()
+    }
+    return dict(sorted(metrics.items()))
 
 
 def evaluate(split: Split, k: int, model: NextBasketModel | None = None) -> dict[str, dict[str, float]]:

@@ -11,29 +11,35 @@ Definitions (binary relevance, `rel` = held-out items of a user, `top` = first k
   NDCG@k    = sum_{i in top, hit} 1/log2(pos_i + 1) / sum_{j=1..min(|rel|,k)} 1/log2(j + 1)
   MAP@k     = mean over users of AP@k = sum_{i<=k} Precision@i * hit_i / min(|rel|, k)
   MRR       = mean of 1 / (full-catalogue rank of the best-ranked held-out item)
+  MRR@k     = the same, counting 0 when that item is not in the top k
   Coverage@k = distinct items in anybody's top-k / catalogue size
+
+Three ways in, one set of definitions: `evaluate` (a scorer, seen items removed, several held-out items per
+user: Amazon), `single_target_metrics` (a matrix of top-k ids against one held-out item per query, vectorised:
+Retail's next item) and `target_set_metrics` (ranked lists of any hashable ids against a set of targets:
+Dunnhumby's next basket). The per-query functions accept any hashable ids.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
 
-def recall_at_k(ranked: Sequence[int], relevant: Collection[int], k: int) -> float:
+def recall_at_k(ranked: Sequence[Hashable], relevant: Collection[Hashable], k: int) -> float:
     if not relevant:
         return 0.0
     return len(set(ranked[:k]) & set(relevant)) / len(relevant)
 
 
-def hit_rate_at_k(ranked: Sequence[int], relevant: Collection[int], k: int) -> float:
+def hit_rate_at_k(ranked: Sequence[Hashable], relevant: Collection[Hashable], k: int) -> float:
     return float(bool(set(ranked[:k]) & set(relevant)))
 
 
-def ndcg_at_k(ranked: Sequence[int], relevant: Collection[int], k: int) -> float:
+def ndcg_at_k(ranked: Sequence[Hashable], relevant: Collection[Hashable], k: int) -> float:
     relevant = set(relevant)
     if not relevant:
         return 0.0
@@ -42,7 +48,7 @@ def ndcg_at_k(ranked: Sequence[int], relevant: Collection[int], k: int) -> float
     return float(dcg / ideal)
 
 
-def average_precision_at_k(ranked: Sequence[int], relevant: Collection[int], k: int) -> float:
+def average_precision_at_k(ranked: Sequence[Hashable], relevant: Collection[Hashable], k: int) -> float:
     relevant = set(relevant)
     if not relevant:
         return 0.0
@@ -75,6 +81,66 @@ class Scorer(Protocol):
 def rank_top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k best items per row, best first, ties by lower index (a stable sort)."""
     return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
+def top_k_by_partition(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best items per row, best first: a partial sort, cheaper than `rank_top_k` on big catalogues.
+
+    Not tie-fair: which of several items tied at the k-th score get in, and their order, follow numpy's
+    partition, not the index. Retail's reported figures were computed this way; new code wants `rank_top_k`.
+    """
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+def single_target_metrics(top: np.ndarray, targets: np.ndarray, digits: int | None = None) -> dict[str, float]:
+    """HitRate, Recall, NDCG and MRR at k = top.shape[1] when every query has exactly one held-out item.
+
+    `top` is (queries, k) item ids best first, `targets` the (queries,) held-out ids; a target that can never
+    be ranked (e.g. -1 for an item outside the catalogue) is a miss, never dropped. With one relevant item
+    Recall@k equals HitRate@k and the ideal DCG is 1. `digits` rounds the means (None: unrounded).
+    """
+    hits = top == np.asarray(targets)[:, None]
+    found = hits.any(axis=1)
+    position = hits.argmax(axis=1)  # 0-based position of the target, meaningful where found
+    ndcg = np.where(found, 1.0 / np.log2(position + 2.0), 0.0)
+    mrr = np.where(found, 1.0 / (position + 1.0), 0.0)
+    k = top.shape[1]
+
+    def mean(values: np.ndarray) -> float:
+        return float(values.mean()) if digits is None else round(float(values.mean()), digits)
+
+    return {
+        f"hit_rate@{k}": mean(found),
+        f"recall@{k}": mean(found),
+        f"ndcg@{k}": mean(ndcg),
+        f"mrr@{k}": mean(mrr),
+        "examples": int(len(targets)),
+    }
+
+
+def target_set_metrics(
+    recommendations: Sequence[Sequence[Hashable]], targets: Sequence[Collection[Hashable]], k: int
+) -> dict[str, float]:
+    """Mean Recall@k, NDCG@k and HitRate@k of ranked lists against per-query target sets, and `examples`.
+
+    Queries with an empty target set are skipped (they say nothing); with none left the result is empty.
+    Recommendations are assumed free of repeats (a repeated hit would count once).
+    """
+    per_query: dict[str, list[float]] = {f"recall@{k}": [], f"ndcg@{k}": [], f"hit_rate@{k}": []}
+    for ranked, relevant in zip(recommendations, targets, strict=True):
+        if not relevant:
+            continue
+        ranked = list(ranked)
+        per_query[f"recall@{k}"].append(recall_at_k(ranked, relevant, k))
+        per_query[f"ndcg@{k}"].append(ndcg_at_k(ranked, relevant, k))
+        per_query[f"hit_rate@{k}"].append(hit_rate_at_k(ranked, relevant, k))
+    examples = len(per_query[f"recall@{k}"])
+    if not examples:
+        return {}
+    return {**{name: float(np.mean(values)) for name, values in per_query.items()}, "examples": float(examples)}
 
 
 def evaluate(

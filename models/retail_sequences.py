@@ -1,4 +1,4 @@
-"""Item-item sequence examples, ranking metrics and the simple baselines (no TensorFlow here).
+"""Item-item sequence examples and the simple baselines (no TensorFlow here).
 
 Examples keep the original feature layout: `context_*` features of the last `CONTEXT_LENGTH`
 purchases before the label, oldest first, padded at the end with 0 (b"" for brand codes), and
@@ -111,32 +111,7 @@ def as_arrays(examples: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     return out
 
 
-# -- ranking metrics and baselines ------------------------------------------------------------------------
-
-
-def top_k(scores: np.ndarray, k: int = TOP_K) -> np.ndarray:
-    """Column indices of the k highest scores per row, best first (ties: lower index first)."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
-
-
-def ranking_metrics(top: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """HitRate@k, Recall@k (equal with one held-out item per example), NDCG@k and MRR@k."""
-    hits = top == labels[:, None]
-    found = hits.any(axis=1)
-    rank = hits.argmax(axis=1)
-    ndcg = np.where(found, 1.0 / np.log2(rank + 2.0), 0.0)
-    mrr = np.where(found, 1.0 / (rank + 1.0), 0.0)
-    k = top.shape[1]
-    return {
-        f"hit_rate@{k}": round(float(found.mean()), 4),
-        f"recall@{k}": round(float(found.mean()), 4),
-        f"ndcg@{k}": round(float(ndcg.mean()), 4),
-        f"mrr@{k}": round(float(mrr.mean()), 4),
-        "examples": int(len(labels)),
-    }
+# -- baselines (their rankings are scored by models.ranking_metrics) ------------------------------------------
 
 
 class Catalogue:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
-from models.retail_sequences import CONTEXT_LENGTH, TOP_K, Catalogue, top_k  # noqa: E402
+from models.ranking_metrics import top_k_by_partition  # noqa: E402
+from models.retail_sequences import CONTEXT_LENGTH, TOP_K, Catalogue  # noqa: E402
 
 QUERY_INPUTS = (
     "context_item_id",
@@ -200,7 +202,7 @@ def query_features(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def train(
-    train_arrays: dict[str, np.ndarray], catalogue: CatalogueFeatures, config: TwoTowerConfig
+    train_arrays: dict[str, np.ndarray], catalogue: CatalogueFeatures, config: TwoTowerConfig, callbacks: Sequence = ()
 ) -> tuple[keras.Model, np.ndarray, dict[str, list[float]]]:
     """Fit the towers; returns (query tower, candidate embeddings [n_items, dim], loss history)."""
     import tensorflow as tf
@@ -221,7 +223,8 @@ def train(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    history = model.fit(dataset, epochs=config.epochs, verbose=0, shuffle=False)  # the dataset shuffles
+    # The dataset shuffles.
+    history = model.fit(dataset, epochs=config.epochs, verbose=0, shuffle=False, callbacks=list(callbacks))
     embeddings = np.asarray(candidate_tower(candidate_inputs(catalogue), training=False))
     return query_tower, embeddings, {k: [round(float(x), 4) for x in v] for k, v in history.history.items()}
 
@@ -285,5 +288,5 @@ class Recommender:
         scores = query @ self.embeddings.T
         in_cart = self.positions.positions(np.array(cart))
         scores[0, in_cart[in_cart >= 0]] = -np.inf
-        best = top_k(scores, k)[0]
+        best = top_k_by_partition(scores, k)[0]
         return [{**self.items[int(self.item_ids[p])], "score": round(float(scores[0, p]), 4)} for p in best]

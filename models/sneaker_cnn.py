@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -110,13 +111,15 @@ class TrainingResult:
     images_per_second: float
 
 
-def train(train_uri: str, validation_uri: str, config: CNNConfig) -> TrainingResult:
+def train(train_uri: str, validation_uri: str, config: CNNConfig, callbacks: Sequence = ()) -> TrainingResult:
     """Fit with early stopping on the validation loss (best weights restored)."""
     model = build_model(config, head_sizes_of(train_uri, config.heads))
     train_ds, val_ds = examples(train_uri, config, training=True), examples(validation_uri, config, training=False)
     stop = keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
     started = time.perf_counter()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[stop], verbose=0)
+    history = model.fit(
+        train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[stop, *callbacks], verbose=0
+    )
     seconds = time.perf_counter() - started
     epochs = len(history.history["loss"])
     n_train = read_manifest(train_uri).examples

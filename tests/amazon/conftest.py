@@ -16,7 +16,7 @@ def landed(storage):
     return generate(storage.landing_path(amazon.LANDING_SOURCE), SMALL)
 
 
-def materialize(instance, storage, selection, partition, run_config=None, raise_on_error=True):
+def materialize(instance, storage, selection, partition, run_config=None, raise_on_error=True, tags=None):
     return dg.materialize(
         [*amazon.defs.assets, *amazon.defs.asset_checks],
         selection=selection,
@@ -25,4 +25,5 @@ def materialize(instance, storage, selection, partition, run_config=None, raise_
         resources={"storage": storage, "amazon_model_settings": TINY_MODELS},
         run_config=run_config,
         raise_on_error=raise_on_error,
+        tags=tags,
     )

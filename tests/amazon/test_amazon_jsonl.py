@@ -31,9 +31,10 @@ def _lines(*records: object) -> bytes:
 def test_line_chunks_keep_lines_whole_and_numbered():
     data = b"a\nbb\nccc\ndddd\n" + b"tail-without-newline"
     chunks = list(iter_line_chunks(io.BytesIO(data), chunk_bytes=4))
-    assert b"".join(c for _, c in chunks) == data + b"\n"
-    assert all(c.endswith(b"\n") for _, c in chunks)
-    assert [n for n, _ in chunks] == [1, 2, 3, 4, 5][: len(chunks)]
+    assert b"".join(c for _, _, c in chunks) == data + b"\n"
+    assert all(c.endswith(b"\n") for _, _, c in chunks)
+    assert [n for n, _, _ in chunks] == [1, 2, 3, 4, 5][: len(chunks)]
+    assert [lines for _, lines, c in chunks] == [c.count(b"\n") for _, _, c in chunks]
 
 
 def test_every_kind_of_bad_review_is_rejected_with_its_line(tmp_path):

@@ -31,6 +31,17 @@ def test_ingest_build_train_and_compare(instance, storage, landed):
     materialize(instance, storage, ["amazon_dataset"], "toys", run_config=run_config)
     assert ratings.count() == rows
 
+    # What the automation sensor launches (no run config): nothing while Toys is unchanged since the build...
+    automated = {amazon.AUTOMATION_TAG: "true"}
+    skipped = materialize(instance, storage, ["amazon_dataset"], "toys", tags=automated)
+    assert not skipped.asset_materializations_for_node("amazon_dataset")
+    # ...then, once Toys is re-ingested, the tag rebuilt with its saved spec (not the config defaults).
+    assert materialize(instance, storage, ["amazon_reviews"], SMALL.category).success
+    rebuilt = materialize(instance, storage, ["amazon_dataset"], "toys", tags=automated)
+    spec = rebuilt.asset_materializations_for_node("amazon_dataset")[0].metadata["spec"].value
+    assert spec["category"] == SMALL.category and spec["min_ratings"] == BUILD["min_ratings"]
+    assert ratings.count() == rows
+
     models = [f"amazon_model_{name}" for name in amazon.MODEL_NAMES]
     compared = materialize(instance, storage, [*models, "amazon_model_comparison"], "toys")
     assert all(e.passed for e in compared.get_asset_check_evaluations())

@@ -100,6 +100,22 @@ def test_baselines_on_a_known_text():
     assert all(1.0 < c.bits_per_char < 4.0 for c in (gz, bz, xz))  # small text: xz header overhead shows
 
 
+def test_ngram_distribution_is_prob_for_every_symbol():
+    from models.char_rnn_baselines import CharNGram
+
+    ids = np.array([1, 2, 3, 1, 2, 4, 1, 2, 3, 0, 5, 1])
+    model = CharNGram(3, 7).fit(ids)
+    for history in ([], [2], [1, 2], [9, 9]):  # [9, 9]: contexts never seen fall back to shorter ones
+        dist = model.distribution(history)
+        assert dist.tolist() == [model.prob(history, s) for s in range(7)]
+        assert dist.sum() == pytest.approx(1.0)
+    # No context, by hand: symbol 1 is 4 of 12 ids, 6 distinct symbols seen, the uniform 1/7 below
+    assert model.prob([], 1) == pytest.approx((4 + 6 * (1 / 7)) / (12 + 6))
+    # After "1 2" (3 times: followed by 3, 4, 3): (2 + 2 * P(3 | "2")) / (3 + 2), with P(3 | "2") the same way
+    p3_after_2 = (2 + 2 * model.prob([], 3)) / (3 + 2)
+    assert model.prob([1, 2], 3) == pytest.approx((2 + 2 * p3_after_2) / (3 + 2))
+
+
 def test_block_stop_ends_at_dedent():
     from models.char_rnn_completion import _should_stop
 

@@ -101,6 +101,38 @@ def test_ranking_metrics_by_hand():
     assert metrics["repeat/recall@2"] == 0.0 and metrics["explore/recall@2"] == 1.0
 
 
+# The baselines' figures on the `generated` fixture, computed by the dunnhumby-only metric code that
+# models.ranking_metrics replaced (keys in sorted order: all/, explore/, repeat/ x customers, ndcg, phr, recall).
+FIGURES_BEFORE_SHARED_METRICS = {
+    "G-TopFreq": [
+        223.0, 0.12533850089476936, 0.672645739910314, 0.1435067288881,
+        218.0, 0.07161889163379888, 0.3623853211009174, 0.09383682890833457,
+        173.0, 0.1471660920823144, 0.5260115606936416, 0.24311828184660556,
+    ],
+    "P-TopFreq": [
+        223.0, 0.2208594748588525, 0.6547085201793722, 0.23762730038691807,
+        218.0, 0.0, 0.0, 0.0,
+        173.0, 0.43972557534148654, 0.8439306358381503, 0.6439246366992031,
+    ],
+    "GP-TopFreq": [
+        223.0, 0.22251962463946928, 0.6636771300448431, 0.24069157542428724,
+        218.0, 0.0017616149726689748, 0.01834862385321101, 0.0033766564729867483,
+        173.0, 0.43972557534148654, 0.8439306358381503, 0.6439246366992031,
+    ],
+}  # fmt: skip
+
+
+def test_baseline_figures_are_unchanged_by_the_shared_metrics(generated):
+    _, baskets = generated
+    sequences = customer_sequences(baskets.to_arrow())
+    split = temporal_split(dict(zip(sequences["CUST_CODE"].to_pylist(), sequences["BASKETS"].to_pylist(), strict=True)))
+    results = evaluate(split, 10)
+    names = ("customers", "ndcg@10", "phr@10", "recall@10")
+    keys = [f"{part}/{name}" for part in ("all", "explore", "repeat") for name in names]
+    assert {method: list(metrics) for method, metrics in results.items()} == dict.fromkeys(results, keys)
+    assert {method: list(metrics.values()) for method, metrics in results.items()} == FIGURES_BEFORE_SHARED_METRICS
+
+
 def test_topfreq_baselines():
     histories = [[["a", "b"], ["a"], ["c"]], [["d"], ["d", "e"]]]
     assert personal_top(histories[0], 2) == ["a", "c"]  # ties broken by recency

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -142,7 +143,10 @@ def test_killed_writer_leaves_previous_version_readable(tmp_path):
     assert counts(reopened) == {"200607": 10}
 
 
-def test_streamed_overwrite_replaces_the_window_and_aborts_cleanly(store):
+def test_streamed_overwrite_replaces_the_window_and_aborts_cleanly(store, monkeypatch):
+    from pipelines.storage import parquet_files
+
+    monkeypatch.setattr(parquet_files, "ROW_GROUP_BYTES", 1)  # every batch reaches a data file before the abort
     store.overwrite(week_rows("200607", 4), Window.of("week", "200607"))
     store.overwrite(week_rows("200609", 2), Window.of("week", "200609"))
     result = store.overwrite_stream(
@@ -154,6 +158,59 @@ def test_streamed_overwrite_replaces_the_window_and_aborts_cleanly(store):
         yield from week_rows("200607", 3).to_batches()
         raise RuntimeError("line 9: not JSON")
 
+    before_abort = set(Path(store.uri).rglob("*.parquet"))
     with pytest.raises(Exception, match="not JSON"):
         store.overwrite_stream(broken(), Window.of("week", "200607"))
     assert store.version() == result.version and counts(store) == {"200607": 15, "200609": 2}
+    assert set(Path(store.uri).rglob("*.parquet")) == before_abort, "the aborted stream left its files behind"
+
+
+EVENTS = pa.schema(
+    [
+        ("shop", pa.string()),
+        ("at", pa.timestamp("ms", tz="UTC")),
+        ("tags", pa.list_(pa.struct([("name", pa.string())]))),
+        ("note", pa.string()),
+        ("n", pa.int32()),
+    ]
+)
+
+
+def events(shop: str, n: int) -> pa.Table:
+    return pa.table(
+        {
+            "shop": [shop] * n,
+            "at": [1_629_989_188_511 + i for i in range(n)],
+            "tags": [[{"name": f"t{i % 3}"}] for i in range(n)],
+            "note": ["a long free-text note that is different on every row " * 2 + str(i) for i in range(n)],
+            "n": list(range(n)),
+        },
+        schema=EVENTS,
+    )
+
+
+def test_streamed_files_are_a_valid_delta_table_for_delta_rs(tmp_path):
+    """The streamed path writes Parquet with pyarrow and commits add actions: delta-rs must read, filter,
+    count, rewrite and compact the result as if it had written the files itself."""
+    from deltalake import DeltaTable
+
+    store = DeltaStore(str(tmp_path / "events"), EVENTS, ["shop"])
+    odd = "A b/c it's"  # escaped in the folder name, verbatim in the partition value
+    for _ in range(2):  # a re-run replaces, never doubles
+        store.overwrite_stream(events(odd, 1000).to_batches(max_chunksize=300), Window.of("shop", odd))
+    store.overwrite(events("plain", 5), Window.of("shop", "plain"))  # the delta-rs path on the same table
+    both = pa.concat_tables([events("x", 3), events("y", 4)])
+    store.overwrite_stream(both.to_batches(), Window.range("shop", "x", "y"))  # one stream, two partitions
+
+    table = DeltaTable(store.uri)
+    assert table.count() == 1012 and store.count() == 1012
+    got = store.read(Window.of("shop", odd)).sort_by("n")
+    assert got.equals(events(odd, 1000).cast(got.schema))
+    assert table.to_pyarrow_table(filters=[("shop", "=", "y")]).num_rows == 4
+    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    streamed = [a for a in actions if a["partition.shop"] == odd]
+    assert sum(a["num_records"] for a in streamed) == 1000
+    assert all(a["min.n"] == 0 and a["max.n"] == 999 for a in streamed)
+    assert all("min.note" not in a or a["min.note"] is None for a in streamed)  # free text keeps no bounds
+    table.optimize.compact()
+    assert DeltaTable(store.uri).count() == 1012
