@@ -92,20 +92,24 @@ def test_metadata_describes_the_write(store):
 
 
 def _write_week(uri: str, week: str, n: int) -> None:
-    DeltaStore(uri, SCHEMA, ["week"]).overwrite(week_rows(week, n), Window.of("week", week))
+    store, window = DeltaStore(uri, SCHEMA, ["week"]), Window.of("week", week)
+    if week == "200609":
+        store.overwrite(week_rows(week, n), window)  # delta-rs' own write
+    else:
+        store.overwrite_stream(week_rows(week, n).to_batches(max_chunksize=7), window)  # pyarrow files + add actions
 
 
 def test_two_processes_writing_different_partitions_at_once(tmp_path):
     uri = str(tmp_path / "tx")
     ctx = mp.get_context("spawn")
     for _round in range(3):  # repeated so the writers really race on commit numbers
-        procs = [ctx.Process(target=_write_week, args=(uri, week, 50)) for week in ("200607", "200609")]
+        procs = [ctx.Process(target=_write_week, args=(uri, week, 50)) for week in ("200607", "200608", "200609")]
         for p in procs:
             p.start()
         for p in procs:
             p.join(120)
             assert p.exitcode == 0
-    assert counts(DeltaStore(uri, SCHEMA, ["week"])) == {"200607": 50, "200609": 50}
+    assert counts(DeltaStore(uri, SCHEMA, ["week"])) == {"200607": 50, "200608": 50, "200609": 50}
 
 
 def test_killed_writer_leaves_previous_version_readable(tmp_path):
