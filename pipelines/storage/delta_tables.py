@@ -27,6 +27,7 @@ from pipelines.storage.parquet_files import PartitionFileWriter, file_schema
 # Concurrent writers of disjoint partitions may race on the same commit number; deltalake's
 # conflict checker lets the loser retry, which we do a bounded number of times.
 _COMMIT_RETRIES = 8
+PREVIEW_ROWS = 5
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class WriteResult:
     partition_by: list[str] = field(default_factory=list)
     window: str | None = None
     seconds: float = 0.0
+    preview: pa.Table | None = None  # the first rows written, shown as sample rows in the UI
 
     def metadata(self) -> dict[str, Any]:
         from dagster import MetadataValue, TableColumn, TableSchema
@@ -124,7 +126,23 @@ class WriteResult:
             meta["partition_by"] = ", ".join(self.partition_by)
         if self.window:
             meta["window"] = self.window
+        if self.preview is not None and self.preview.num_rows:
+            meta["sample_rows"] = MetadataValue.md(markdown_rows(self.preview))
         return meta
+
+
+def markdown_rows(table: pa.Table, width: int = 40) -> str:
+    """A few rows as a Markdown table, each value cut to `width` characters (review texts, nested lists)."""
+
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        text = text if len(text) <= width else text[: width - 1] + "…"
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    header = "| " + " | ".join(table.column_names) + " |"
+    rule = "|" + "---|" * table.num_columns
+    rows = ["| " + " | ".join(cell(v) for v in row.values()) + " |" for row in table.to_pylist()]
+    return "\n".join([header, rule, *rows])
 
 
 class DeltaStore:
@@ -206,12 +224,13 @@ class DeltaStore:
             return self._overwrite_stream_with_delta_rs(batches, window, target_file_size, started)
         schema = file_schema(self.schema, self.partition_by)
         writers: dict[str, PartitionFileWriter] = {}
-        written = 0
+        written, preview = 0, None
         try:
             for batch in batches:
                 table = self._conform(pa.Table.from_batches([batch]))
                 self._check_window(table, window)
                 written += table.num_rows
+                preview = preview if preview is not None and preview.num_rows else table.slice(0, PREVIEW_ROWS)
                 for value, part in _split_by(table, window.column):
                     if value not in writers:
                         writers[value] = PartitionFileWriter(root, schema, {window.column: value}, target_file_size)
@@ -223,19 +242,20 @@ class DeltaStore:
             for writer in writers.values():
                 writer.abort()
             raise
-        return self._result(written, window.predicate(), started)
+        return self._result(written, window.predicate(), started, preview)
 
     def _overwrite_stream_with_delta_rs(
         self, batches: Iterable[pa.RecordBatch], window: Window, target_file_size: int | None, started: float
     ) -> WriteResult:
-        written = 0
+        written, preview = 0, None
 
         def conformed() -> Iterable[pa.RecordBatch]:
-            nonlocal written
+            nonlocal written, preview
             for batch in batches:
                 table = self._conform(pa.Table.from_batches([batch]))
                 self._check_window(table, window)
                 written += table.num_rows
+                preview = preview if preview is not None and preview.num_rows else table.slice(0, PREVIEW_ROWS)
                 yield from table.to_batches()
 
         write_deltalake(
@@ -247,7 +267,7 @@ class DeltaStore:
             storage_options=self.storage_options,
             target_file_size=target_file_size,
         )
-        return self._result(written, window.predicate(), started)
+        return self._result(written, window.predicate(), started, preview)
 
     def _commit_files(self, actions: list[AddAction], window: Window) -> None:
         """One commit that removes the window's files and adds `actions` (retried on a concurrent commit)."""
@@ -299,7 +319,7 @@ class DeltaStore:
                 if attempt == _COMMIT_RETRIES - 1:
                     raise
                 time.sleep(0.05 * 2**attempt)
-        return self._result(table.num_rows, f"merge on {', '.join(keys)}", started)
+        return self._result(table.num_rows, f"merge on {', '.join(keys)}", started, table.slice(0, PREVIEW_ROWS))
 
     def _check_window(self, table: pa.Table, window: Window) -> None:
         inside = pc.sum(window.contains(table[window.column])).as_py() or 0
@@ -338,9 +358,11 @@ class DeltaStore:
                 if attempt == _COMMIT_RETRIES - 1:
                     raise
                 time.sleep(0.05 * 2**attempt)
-        return self._result(table.num_rows, label, started)
+        return self._result(table.num_rows, label, started, table.slice(0, PREVIEW_ROWS))
 
-    def _result(self, rows_written: int, label: str | None, started: float) -> WriteResult:
+    def _result(
+        self, rows_written: int, label: str | None, started: float, preview: pa.Table | None = None
+    ) -> WriteResult:
         dt = self.table()
         return WriteResult(
             uri=self.uri,
@@ -351,4 +373,5 @@ class DeltaStore:
             partition_by=self.partition_by,
             window=label,
             seconds=time.perf_counter() - started,
+            preview=preview,
         )

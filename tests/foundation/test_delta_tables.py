@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from pipelines.storage.delta_tables import DeltaStore, Window
+from pipelines.storage.delta_tables import DeltaStore, Window, markdown_rows
 
 SCHEMA = pa.schema([("week", pa.string()), ("basket", pa.int64()), ("spend", pa.float64())])
 
@@ -89,6 +89,19 @@ def test_metadata_describes_the_write(store):
     meta = store.overwrite(week_rows("200607", 2), Window.of("week", "200607")).metadata()
     assert meta["dagster/row_count"] == 2 and meta["table_version"] == 1
     assert [c.name for c in meta["schema"].value.columns] == ["week", "basket", "spend"]
+    assert meta["sample_rows"].value.splitlines() == [
+        "| week | basket | spend |",
+        "|---|---|---|",
+        "| 200607 | 0 | 1.5 |",
+        "| 200607 | 1 | 1.5 |",
+    ]
+    streamed = store.overwrite_stream(week_rows("200609", 7).to_batches(max_chunksize=3), Window.of("week", "200609"))
+    assert len(streamed.metadata()["sample_rows"].value.splitlines()) == 2 + 3  # header, rule, the first batch's rows
+
+
+def test_sample_rows_are_short_and_keep_the_table_intact():
+    table = pa.table({"text": ["a|b\nc" + "x" * 80], "n": [1]})
+    assert markdown_rows(table, width=10).splitlines()[2] == "| a\\|b cxxxx… | 1 |"
 
 
 def _write_week(uri: str, week: str, n: int) -> None:
@@ -123,7 +136,7 @@ def test_killed_writer_leaves_previous_version_readable(tmp_path):
         import sys, pyarrow as pa
         sys.path.insert(0, {os.getcwd()!r})
         from tests.foundation.test_delta_tables import SCHEMA
-        from pipelines.storage.delta_tables import DeltaStore, Window
+        from pipelines.storage.delta_tables import DeltaStore, Window, markdown_rows
         def batches():
             print("writing", flush=True)
             for i in range(10_000):
