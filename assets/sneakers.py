@@ -37,6 +37,7 @@ from models.sneaker_dataset import (
     quantile_edges,
     quantile_labels,
 )
+from pipelines.automation import derived_table, retrain
 from pipelines.progress import Progress, keras_progress
 from pipelines.resources import StorageResource
 from pipelines.storage.delta_tables import Window
@@ -68,6 +69,7 @@ SNEAKER_QUERIES = [
 ]
 queries_partitions = dg.StaticPartitionsDefinition(SNEAKER_QUERIES)
 GROUP = "sneakers"
+CNN_CRON = "0 7 * * 1"  # Monday 07:00 UTC: after that morning's scrape (the daily schedule runs at 06:00)
 IMAGE_SIZE = 224
 
 
@@ -478,7 +480,9 @@ def _resolve_version(storage: StorageResource, requested: str | None) -> str:
     group_name=GROUP,
     deps=[sneaker_tfrecords],
     kinds={"keras", "tensorflow"},
-    automation_condition=dg.AutomationCondition.eager(),
+    # Hours of CNN training with the full network: at most weekly (Monday 07:00 UTC, after the 06:00 scrape),
+    # and only after a new training set.
+    automation_condition=retrain(CNN_CRON),
     description="Keras 3 CNN: shared convolutional trunk, softmax heads for price bins, price quantiles, model, brand.",
 )
 def sneaker_cnn(context: dg.AssetExecutionContext, config: CNNTrainingConfig, storage: StorageResource) -> dg.MaterializeResult:
@@ -526,7 +530,7 @@ def _title_features(labels: dict[str, np.ndarray], sizes: dict[str, int]) -> tup
     group_name=GROUP,
     deps=[sneaker_cnn],
     kinds={"scikitlearn"},
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=derived_table(),  # follows the CNN it stacks on, in the same tick
     description="Per head, a logistic-regression stack on out-of-fold CNN probabilities (+ title model/brand for price heads).",
 )
 def sneaker_meta_models(context: dg.AssetExecutionContext, config: ModelVersionConfig, storage: StorageResource) -> dg.MaterializeResult:
@@ -563,7 +567,7 @@ def sneaker_meta_models(context: dg.AssetExecutionContext, config: ModelVersionC
     group_name=GROUP,
     deps=[sneaker_meta_models],
     kinds={"delta"},
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=derived_table(),  # follows the CNN it stacks on, in the same tick
     description="Per listing and head: CNN and stacked class probabilities, keyed by listing id and model version.",
 )
 def sneaker_predictions(context: dg.AssetExecutionContext, config: ModelVersionConfig, storage: StorageResource) -> dg.MaterializeResult:
@@ -605,7 +609,7 @@ def sneaker_predictions(context: dg.AssetExecutionContext, config: ModelVersionC
 @dg.asset(
     group_name=GROUP,
     deps=[sneaker_predictions],
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=derived_table(),  # follows the CNN it stacks on, in the same tick
     description="Accuracy, macro F1 and top-3 per head on the held-out test split, next to majority, title-only and "
                 "median-model-price baselines; a confusion matrix per head.",
 )

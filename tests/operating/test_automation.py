@@ -142,11 +142,14 @@ def test_retail_two_tower_retrains_weekly_after_new_examples_even_with_an_unchan
     assert ticks.tick(NEXT_MONDAY + timedelta(hours=5)) == {"two_tower_model": {None}}
 
 
-def test_sneaker_models_follow_a_new_training_set():
-    """Sneakers keep their own chain: the dataset job (or its sensor) builds the TFRecords, the CNN, its
-    stacked meta-models, predictions and evaluation follow in one run."""
+def test_sneaker_cnn_retrains_weekly_on_a_new_training_set_and_its_stack_follows():
+    """The dataset job (or its sensor) builds the TFRecords; the CNN retrains at its weekly tick, and its stacked
+    meta-models, predictions and evaluation follow in the same run."""
     ticks = Ticks("sneakers")
     assert ticks.tick(TUESDAY) == {}
     ticks.materialize("sneaker_tfrecords")
+    assert ticks.tick(TUESDAY + timedelta(hours=1)) == {}, "the CNN waits for Monday 07:00"
     following = {"sneaker_cnn", "sneaker_meta_models", "sneaker_predictions", "sneaker_evaluation"}
-    assert ticks.tick(TUESDAY + timedelta(hours=1)) == {key: {None} for key in following}
+    assert ticks.tick(NEXT_MONDAY + timedelta(hours=8)) == {key: {None} for key in following}
+    ticks.materialize(*following)
+    assert ticks.tick(NEXT_MONDAY + timedelta(hours=9)) == {}, "no new training set, no second run"
