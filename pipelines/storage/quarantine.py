@@ -72,11 +72,14 @@ class Quarantine:
             [{**r, "source_partition": self.partition, "run_id": run_id, "quarantined_at": now} for r in self.rows],
             schema=QUARANTINE_SCHEMA,
         )
-        result = self.store.overwrite(table, Window.of("source_partition", self.partition))
+        window = Window.of("source_partition", self.partition)
+        # A clean run writes only to clear an earlier run's rejects: no empty commit on every clean partition.
+        if self.rows or (self.store.exists() and self.store.dataset(window).count_rows()):
+            self.store.overwrite(table, window)
         from dagster import MetadataValue
 
         return {
             "quarantined_rows": self.count,
             "quarantine_reasons": MetadataValue.json(self.reasons()),
-            "quarantine_table": MetadataValue.path(result.uri),
+            "quarantine_table": MetadataValue.path(self.store.uri),
         }

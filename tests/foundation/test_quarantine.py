@@ -20,6 +20,14 @@ def test_quarantine_keeps_rejects_per_partition_without_doubling(storage):
     assert meta["quarantined_rows"] == 2
     assert meta["quarantine_reasons"].value == {"bad_json": 1, "out_of_range": 1}
 
+    # A clean re-run clears the partition's rejects; a clean run of a clean partition writes no commit.
+    storage.quarantine("reviews", "Books").commit(run_id="run-3")
+    version = storage.quarantine("reviews").store.version()
+    storage.quarantine("reviews", "Books").commit(run_id="run-4")
+    storage.quarantine("reviews", "Music").commit(run_id="run-4")
+    assert storage.quarantine("reviews").store.version() == version
+    assert [r["source_partition"] for r in storage.quarantine("reviews").store.read().to_pylist()] == ["Toys"]
+
 
 def test_too_many_rejects_fail_loudly(storage):
     q = storage.quarantine("reviews", "Books")
