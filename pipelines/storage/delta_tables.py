@@ -10,7 +10,7 @@ for partitioned assets.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,14 @@ class Window:
         if self.values:
             return pc.is_in(column, value_set=pa.array(list(self.values), column.type))
         return pc.and_(pc.greater_equal(column, self.start), pc.less_equal(column, self.end))
+
+
+@dataclass
+class _Streamed:
+    """What a streamed write has seen so far: rows written and the first rows, for `WriteResult`."""
+
+    rows: int = 0
+    preview: pa.Table | None = None
 
 
 def _local_root(uri: str) -> Path | None:
@@ -224,13 +232,9 @@ class DeltaStore:
             return self._overwrite_stream_with_delta_rs(batches, window, target_file_size, started)
         schema = file_schema(self.schema, self.partition_by)
         writers: dict[str, PartitionFileWriter] = {}
-        written, preview = 0, None
+        seen = _Streamed()
         try:
-            for batch in batches:
-                table = self._conform(pa.Table.from_batches([batch]))
-                self._check_window(table, window)
-                written += table.num_rows
-                preview = preview if preview is not None and preview.num_rows else table.slice(0, PREVIEW_ROWS)
+            for table in self._conformed(batches, window, seen):
                 for value, part in _split_by(table, window.column):
                     if value not in writers:
                         writers[value] = PartitionFileWriter(root, schema, {window.column: value}, target_file_size)
@@ -242,32 +246,33 @@ class DeltaStore:
             for writer in writers.values():
                 writer.abort()
             raise
-        return self._result(written, window.predicate(), started, preview)
+        return self._result(seen.rows, window.predicate(), started, seen.preview)
 
     def _overwrite_stream_with_delta_rs(
         self, batches: Iterable[pa.RecordBatch], window: Window, target_file_size: int | None, started: float
     ) -> WriteResult:
-        written, preview = 0, None
-
-        def conformed() -> Iterable[pa.RecordBatch]:
-            nonlocal written, preview
-            for batch in batches:
-                table = self._conform(pa.Table.from_batches([batch]))
-                self._check_window(table, window)
-                written += table.num_rows
-                preview = preview if preview is not None and preview.num_rows else table.slice(0, PREVIEW_ROWS)
-                yield from table.to_batches()
-
+        seen = _Streamed()
+        conformed = (b for table in self._conformed(batches, window, seen) for b in table.to_batches())
         write_deltalake(
             self.uri,
-            pa.RecordBatchReader.from_batches(self.schema, conformed()),
+            pa.RecordBatchReader.from_batches(self.schema, conformed),
             mode="overwrite",
             predicate=window.predicate(),
             partition_by=self.partition_by or None,
             storage_options=self.storage_options,
             target_file_size=target_file_size,
         )
-        return self._result(written, window.predicate(), started, preview)
+        return self._result(seen.rows, window.predicate(), started, seen.preview)
+
+    def _conformed(self, batches: Iterable[pa.RecordBatch], window: Window, seen: _Streamed) -> Iterator[pa.Table]:
+        """Each batch in the declared schema and inside `window`; `seen` counts the rows and keeps the first few."""
+        for batch in batches:
+            table = self._conform(pa.Table.from_batches([batch]))
+            self._check_window(table, window)
+            seen.rows += table.num_rows
+            if seen.preview is None or not seen.preview.num_rows:
+                seen.preview = table.slice(0, PREVIEW_ROWS)
+            yield table
 
     def _commit_files(self, actions: list[AddAction], window: Window) -> None:
         """One commit that removes the window's files and adds `actions` (retried on a concurrent commit)."""

@@ -79,7 +79,6 @@ class PartitionFileWriter:
         self._writer: pq.ParquetWriter | None = None
         self._sink: pa.NativeFile | None = None
         self._path: str | None = None
-        self._rows = 0
         self._plan: tuple[list[str], list[str]] | None = None
         self._written: list[Path] = []
 
@@ -114,17 +113,16 @@ class PartitionFileWriter:
         if self._writer is None:
             self._start_file()
         self._writer.write_table(table, row_group_size=table.num_rows)
-        self._rows += table.num_rows
         if self._sink.tell() >= self.target_file_size:
             self._finish_file()
 
     def _start_file(self) -> None:
-        relative = f"{self.folder}/part-{uuid.uuid4()}-c000.snappy.parquet" if self.folder else ""
-        relative = relative or f"part-{uuid.uuid4()}-c000.snappy.parquet"
+        name = f"part-{uuid.uuid4()}-c000.snappy.parquet"
+        relative = f"{self.folder}/{name}" if self.folder else name
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         self._written.append(path)
-        self._path, self._rows = relative, 0
+        self._path = relative
         self._sink = pa.OSFile(str(path), "wb")
         dictionary, statistics = self._plan
         self._writer = pq.ParquetWriter(

@@ -231,3 +231,12 @@ def test_streamed_files_are_a_valid_delta_table_for_delta_rs(tmp_path):
     assert all("min.note" not in a or a["min.note"] is None for a in streamed)  # free text keeps no bounds
     table.optimize.compact()
     assert DeltaTable(store.uri).count() == 1012
+
+
+def test_streamed_overwrite_of_a_table_not_partitioned_by_the_window_uses_delta_rs(tmp_path):
+    store = DeltaStore(str(tmp_path / "flat"), SCHEMA)  # no partition column: the write_deltalake path
+    for _ in range(2):
+        result = store.overwrite_stream(week_rows("200607", 7).to_batches(max_chunksize=3), Window.of("week", "200607"))
+    store.overwrite(week_rows("200609", 2), Window.of("week", "200609"))
+    assert result.rows_written == 7 and counts(store) == {"200607": 7, "200609": 2}
+    assert result.preview.num_rows == 3
