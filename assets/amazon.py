@@ -33,13 +33,13 @@ from models.amazon_recommenders import (
     Split,
     temporal_leave_last_out,
 )
-from models.charts import bar_chart_png, markdown_image
-from models.ranking_metrics import evaluate
-from pipelines.automation import derived_table, follow_updates, retrain
-from pipelines.progress import Progress, keras_progress
-from pipelines.resources import StorageResource
-from pipelines.storage.delta_tables import DeltaStore, Window, WriteResult
-from pipelines.storage.quarantine import Quarantine, TooManyRejects
+from foundation.charts import bar_chart_png, markdown_image
+from foundation.ranking_metrics import evaluate
+from foundation.automation import derived_table, follow_updates, retrain
+from foundation.progress import Progress, keras_progress
+from foundation.resources import StorageResource
+from foundation.storage.delta_tables import DeltaStore, Window, WriteResult
+from foundation.storage.quarantine import Quarantine, TooManyRejects
 from scrapers.amazon_jsonl import CHUNK_BYTES, ITEM_SCHEMA, REVIEW_SCHEMA, read_chunks
 
 LANDING_SOURCE = "amazon"  # files land in storage.landing_path("amazon")

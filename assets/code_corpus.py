@@ -27,12 +27,12 @@ import pyarrow.compute as pc
 
 from models.char_rnn_corpus import SPLITS, assign_splits, encode_files, windows
 from models.char_rnn_vocab import CharVocabulary
-from models.charts import bar_chart_png, line_chart_png, markdown_image
-from pipelines.automation import derived_table, follow_updates, retrain
-from pipelines.progress import Progress, keras_progress
-from pipelines.resources import StorageResource
-from pipelines.storage.delta_tables import DeltaStore, Window
-from pipelines.storage.tfrecords import FeatureSpec, ShardWriter, read_manifest
+from foundation.charts import bar_chart_png, line_chart_png, markdown_image
+from foundation.automation import derived_table, follow_updates, retrain
+from foundation.progress import Progress, keras_progress
+from foundation.resources import StorageResource
+from foundation.storage.delta_tables import DeltaStore, Window
+from foundation.storage.tfrecords import FeatureSpec, ShardWriter, read_manifest
 from scrapers.code_filters import FilterThresholds
 from scrapers.git_corpus import select_files, snapshot_all
 from scrapers.github import GitHubGraphQL, RepositoryParseError, RetryPolicy, crawl, parse_repository

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
-from models.charts import bar_chart_png, markdown_image
+from foundation.charts import bar_chart_png, markdown_image
 from models.dunnhumby_baskets import (
     BASKETS_SCHEMA,
     SEQUENCES_SCHEMA,
@@ -42,11 +42,11 @@ from models.dunnhumby_baskets import (
     customer_sequences,
     histories_by_customer,
 )
-from pipelines.automation import derived_table, retrain
-from pipelines.progress import Progress, keras_progress
-from pipelines.resources import StorageResource
-from pipelines.storage.delta_tables import DeltaStore, Window
-from pipelines.storage.quarantine import TooManyRejects
+from foundation.automation import derived_table, retrain
+from foundation.progress import Progress, keras_progress
+from foundation.resources import StorageResource
+from foundation.storage.delta_tables import DeltaStore, Window
+from foundation.storage.quarantine import TooManyRejects
 from scrapers.dunnhumby_files import (
     CALENDAR_SCHEMA,
     TRANSACTIONS_SCHEMA,
@@ -67,7 +67,7 @@ CALENDAR_FILE = "time.csv"
 GROUP = "dunnhumby"
 
 week_partitions = dg.DynamicPartitionsDefinition(name="dunnhumby_shop_weeks")
-# Weekly retraining once new weeks arrived (files land over the weekend); see pipelines/automation.py.
+# Weekly retraining once new weeks arrived (files land over the weekend); see foundation/automation.py.
 RETRAIN_CRON = "0 3 * * 1"
 WEEK = "SHOP_WEEK"
 

@@ -27,8 +27,8 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from models.charts import bar_chart_png, markdown_image
-from models.ranking_metrics import single_target_metrics, top_k_by_partition
+from foundation.charts import bar_chart_png, markdown_image
+from foundation.ranking_metrics import single_target_metrics, top_k_by_partition
 from models.retail_dedup import customer_records, pairwise_scores
 from models.retail_linkage_splink import link_records_splink
 from models.retail_sequences import (
@@ -40,12 +40,12 @@ from models.retail_sequences import (
     split_examples,
     transition_scores,
 )
-from pipelines.automation import retrain
-from pipelines.progress import Progress, keras_progress
-from pipelines.resources import StorageResource, default_root_uri
-from pipelines.storage.delta_tables import Window
-from pipelines.storage.quarantine import Quarantine
-from pipelines.storage.tfrecords import ShardWriter, read_manifest
+from foundation.automation import retrain
+from foundation.progress import Progress, keras_progress
+from foundation.resources import StorageResource, default_root_uri
+from foundation.storage.delta_tables import Window
+from foundation.storage.quarantine import Quarantine
+from foundation.storage.tfrecords import ShardWriter, read_manifest
 from sandbox import retail_stores as layout
 
 MODEL_NAME = "retail_two_tower"
@@ -561,7 +561,7 @@ def item_item_examples(context: dg.AssetExecutionContext, storage: StorageResour
 
 def read_examples(uri: str) -> dict[str, np.ndarray]:
     """Example arrays from a manifest's TFRecords (through tf.data, as a trainer reads them)."""
-    from models.datasets import dataset_from_manifest
+    from foundation.storage.tfrecord_datasets import dataset_from_manifest
 
     if read_manifest(uri).examples == 0:
         raise ValueError(f"{uri} has no examples")

@@ -37,11 +37,11 @@ from models.sneaker_dataset import (
     quantile_edges,
     quantile_labels,
 )
-from pipelines.automation import derived_table, retrain
-from pipelines.progress import Progress, keras_progress
-from pipelines.resources import StorageResource
-from pipelines.storage.delta_tables import Window
-from pipelines.storage.tfrecords import ShardWriter
+from foundation.automation import derived_table, retrain
+from foundation.progress import Progress, keras_progress
+from foundation.resources import StorageResource
+from foundation.storage.delta_tables import Window
+from foundation.storage.tfrecords import ShardWriter
 from scrapers.marketplace_profile import SANDBOX_PROFILE, SiteProfile
 from scrapers.sneaker_images import download_all, normalise_all
 from scrapers.sneaker_listings import (
@@ -417,7 +417,7 @@ def sneaker_images_are_224_rgb(storage: StorageResource) -> dg.AssetCheckResult:
 @dg.asset_check(asset=sneaker_tfrecords, blocking=True,
                 description="No listing, near-duplicate group or image file spans two splits; shards match the split table.")
 def sneaker_splits_do_not_leak(storage: StorageResource) -> dg.AssetCheckResult:
-    from pipelines.storage.tfrecords import read_manifest
+    from foundation.storage.tfrecords import read_manifest
 
     table = storage.delta("sneaker_splits", SPLITS_SCHEMA).read(columns=["listing_id", "group", "image_sha", "split"])
     leaks = {}
@@ -489,7 +489,7 @@ def sneaker_cnn(context: dg.AssetExecutionContext, config: CNNTrainingConfig, st
     from dataclasses import replace
 
     from models import sneaker_cnn as cnn
-    from pipelines.storage.tfrecords import read_manifest
+    from foundation.storage.tfrecords import read_manifest
 
     uris = {s: storage.tfrecords_uri("sneakers", s) for s in SPLITS}
     data = read_manifest(uris["train"]).metadata
@@ -614,7 +614,7 @@ def sneaker_predictions(context: dg.AssetExecutionContext, config: ModelVersionC
                 "median-model-price baselines; a confusion matrix per head.",
 )
 def sneaker_evaluation(context: dg.AssetExecutionContext, config: ModelVersionConfig, storage: StorageResource) -> dg.MaterializeResult:
-    from models.charts import heatmap_png, markdown_image
+    from foundation.charts import heatmap_png, markdown_image
     from models.sneaker_evaluation import metrics_markdown
     from models.sneaker_stacking import (
         confusion,

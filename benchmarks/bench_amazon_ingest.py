@@ -44,7 +44,7 @@ def _peak_rss_mb() -> float:
 
 def work_streaming(path: Path, out: Path) -> dict:
     from assets.amazon import ingest_file, reviews_store
-    from pipelines.resources import StorageResource
+    from foundation.resources import StorageResource
 
     storage = StorageResource(root_uri=str(out))
     category = path.name.split(".")[0]

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models.char_rnn_corpus import SPLITS, assign_splits, encode_files, windows  # noqa: E402
 from models.char_rnn_vocab import CharVocabulary  # noqa: E402
-from pipelines.storage.tfrecords import FeatureSpec, ShardWriter  # noqa: E402
+from foundation.storage.tfrecords import FeatureSpec, ShardWriter  # noqa: E402
 from sandbox.github_repos import ALLOWED_SPDX, build_universe  # noqa: E402
 from scrapers.git_corpus import select_files, snapshot_all  # noqa: E402
 

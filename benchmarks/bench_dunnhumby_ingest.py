@@ -27,7 +27,7 @@ import pyarrow as pa  # noqa: E402
 
 import assets.dunnhumby as dunnhumby  # noqa: E402
 from models.dunnhumby_baskets import baskets_from_lines  # noqa: E402
-from pipelines.resources import REPO_ROOT, StorageResource  # noqa: E402
+from foundation.resources import REPO_ROOT, StorageResource  # noqa: E402
 from sandbox.dunnhumby import DunnhumbySandbox  # noqa: E402
 from scrapers.dunnhumby_files import parse_week_file, shop_weeks, week_of  # noqa: E402
 

@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from models.ranking_metrics import single_target_metrics, top_k_by_partition  # noqa: E402
+from foundation.ranking_metrics import single_target_metrics, top_k_by_partition  # noqa: E402
 from models.retail_dedup import link_records  # noqa: E402
 from models.retail_sequences import (  # noqa: E402
     TOP_K,

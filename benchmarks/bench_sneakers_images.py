@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.storage.tfrecords import FeatureSpec, ShardWriter  # noqa: E402
+from foundation.storage.tfrecords import FeatureSpec, ShardWriter  # noqa: E402
 from sandbox.marketplace import Marketplace, MarketplaceConfig  # noqa: E402
 from sandbox.marketplace_catalogue import CatalogueConfig  # noqa: E402
 from scrapers.sneaker_images import normalise_all  # noqa: E402

@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.sneaker_dataset import FIXED_PRICE_LABELS, feature_specs, fixed_price_bin, one_hot  # noqa: E402
-from pipelines.storage.tfrecords import ShardWriter  # noqa: E402
+from foundation.storage.tfrecords import ShardWriter  # noqa: E402
 from sandbox.marketplace import Marketplace, MarketplaceConfig  # noqa: E402
 from sandbox.marketplace_catalogue import MODELS, CatalogueConfig  # noqa: E402
 from scrapers.sneaker_images import normalise_or_reason  # noqa: E402

@@ -18,8 +18,8 @@ import pyarrow as pa
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pipelines.storage.delta_tables import DeltaStore, Window  # noqa: E402
-from pipelines.storage.tfrecords import FeatureSpec, ShardWriter  # noqa: E402
+from foundation.storage.delta_tables import DeltaStore, Window  # noqa: E402
+from foundation.storage.tfrecords import FeatureSpec, ShardWriter  # noqa: E402
 
 
 def bench_tfrecords(n: int, root: str) -> None:

@@ -41,7 +41,7 @@ class AutoencoderRecommender(Recommender):
 
     def __init__(self, config: AutoencoderConfig = AutoencoderConfig(), callbacks: list | None = None) -> None:
         self.config = config
-        self.callbacks = callbacks or []  # e.g. pipelines.progress.keras_progress
+        self.callbacks = callbacks or []  # e.g. foundation.progress.keras_progress
 
     def _build(self, n_items: int):
         import keras

@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from models.char_rnn_vocab import CharVocabulary  # noqa: E402
-from models.datasets import dataset_from_manifest  # noqa: E402
-from pipelines.storage.tfrecords import read_manifest  # noqa: E402
+from foundation.storage.tfrecord_datasets import dataset_from_manifest  # noqa: E402
+from foundation.storage.tfrecords import read_manifest  # noqa: E402
 
 
 @dataclass(frozen=True)

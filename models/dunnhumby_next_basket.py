@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from models.ranking_metrics import target_set_metrics
+from foundation.ranking_metrics import target_set_metrics
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.storage.tfrecords import FeatureSpec
+from foundation.storage.tfrecords import FeatureSpec
 
 CONTEXT_LENGTH = 10
 MIN_TIMELINE = 3
@@ -111,7 +111,7 @@ def as_arrays(examples: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     return out
 
 
-# -- baselines (their rankings are scored by models.ranking_metrics) ------------------------------------------
+# -- baselines (their rankings are scored by foundation.ranking_metrics) ------------------------------------------
 
 
 class Catalogue:

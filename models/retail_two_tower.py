@@ -27,7 +27,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
-from models.ranking_metrics import top_k_by_partition  # noqa: E402
+from foundation.ranking_metrics import top_k_by_partition  # noqa: E402
 from models.retail_sequences import CONTEXT_LENGTH, TOP_K, Catalogue  # noqa: E402
 
 QUERY_INPUTS = (

@@ -19,9 +19,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from models.datasets import dataset_from_manifest
+from foundation.storage.tfrecord_datasets import dataset_from_manifest
 from models.sneaker_dataset import HEADS
-from pipelines.storage.tfrecords import read_manifest
+from foundation.storage.tfrecords import read_manifest
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.storage.tfrecords import FeatureSpec
+from foundation.storage.tfrecords import FeatureSpec
 
 FIXED_PRICE_EDGES = (100, 200, 300, 400, 500, 600, 700, 800, 900)  # bins 0-100 ... 800-900, 900+
 FIXED_PRICE_LABELS = tuple(f"{lo}-{hi}" for lo, hi in zip((0, *FIXED_PRICE_EDGES[:-1]), FIXED_PRICE_EDGES, strict=True)) + ("900+",)

@@ -1,1 +1,2 @@
-"""Storefront\x27s Dagster code location: definitions, resources, partitions, sensors, jobs, CLI."""
+"""Storefront's top layer: the Dagster code location (`definitions`), the `storefront` command line
+(`cli`, `commands/`) and the demo (`demo/`). Nothing below imports it."""

@@ -1,8 +1,8 @@
-"""The Dagster code location: every domain module under `assets/` contributes its `defs`.
+"""The Dagster code location: every domain package under `assets/` contributes its `defs`.
 
-Each `assets/<domain>.py` ends with `defs = dg.Definitions(assets=..., asset_checks=..., jobs=...,
-sensors=..., schedules=...)`; this module merges them and binds the shared resources, so adding a
-pipeline never edits a central list.
+Each `assets/<domain>/definitions.py` holds `defs = dg.Definitions(assets=..., asset_checks=..., jobs=...,
+sensors=..., schedules=..., resources=...)`; this module merges them and binds the shared resources, so
+adding a pipeline never edits a central list.
 """
 
 from __future__ import annotations
@@ -15,22 +15,21 @@ import warnings
 import dagster as dg
 
 import assets as assets_package
-from pipelines.resources import StorageResource, default_root_uri
+from foundation.resources import StorageResource, default_root_uri
 
 # Backfill policies and partitioned checks are marked beta/preview; they are deliberate here.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 
-def domain_modules() -> list:
-    modules = []
-    for info in sorted(pkgutil.iter_modules(assets_package.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"assets.{info.name}")
-        if hasattr(module, "defs"):
-            modules.append(module)
-    return modules
+def domain_definitions() -> dict[str, dg.Definitions]:
+    """Each domain's `defs`, by domain name (`assets/<domain>/definitions.py`)."""
+    packages = sorted(pkgutil.iter_modules(assets_package.__path__), key=lambda i: i.name)
+    return {
+        i.name: importlib.import_module(f"assets.{i.name}.definitions").defs
+        for i in packages
+        if i.ispkg and not i.name.startswith("_")
+    }
 
 
 def shared_resources() -> dict[str, object]:
@@ -57,9 +56,8 @@ def automation_sensor() -> dg.AutomationConditionSensorDefinition:
 
 
 def build_definitions() -> dg.Definitions:
-    domain_defs = [m.defs for m in domain_modules()]
     return dg.Definitions.merge(
-        *domain_defs,
+        *domain_definitions().values(),
         dg.Definitions(resources=shared_resources(), executor=default_executor(), sensors=[automation_sensor()]),
     )
 

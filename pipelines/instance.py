@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipelines.resources import REPO_ROOT
+from foundation.resources import REPO_ROOT
 
 DEFAULT_HOME = REPO_ROOT / ".dagster_home"
 

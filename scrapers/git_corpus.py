@@ -28,7 +28,7 @@ from typing import Any
 
 import git
 
-from pipelines.progress import Progress
+from foundation.progress import Progress
 from scrapers.code_filters import FilterThresholds, NearDuplicateIndex, content_hash, drop_reason, text_stats
 
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "GIT_LFS_SKIP_SMUDGE": "1"}

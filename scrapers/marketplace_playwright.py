@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.browser import CHROMIUM
-from pipelines.browser import CHROMIUM_ARGS as BASE_CHROMIUM_ARGS
+from foundation.browser import CHROMIUM
+from foundation.browser import CHROMIUM_ARGS as BASE_CHROMIUM_ARGS
 from scrapers.marketplace_profile import ListingBuilder, SiteProfile
 
 # Long infinite-scroll sessions outgrow a small /dev/shm.

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.resources import REPO_ROOT, StorageResource
+from foundation.resources import REPO_ROOT, StorageResource
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -38,7 +38,7 @@ class RecommendationsApp:
     @classmethod
     def load(cls, storage, tag: str, model_names: tuple[str, ...] = ("random", "popular", "item_knn", "ease")):
         from assets.amazon import AmazonModelSettings, dataset_items_store, load_split
-        from pipelines.storage.delta_tables import Window
+        from foundation.storage.delta_tables import Window
 
         split = load_split(storage, tag)
         items = dataset_items_store(storage).read(Window.of("tag", tag), columns=["parent_asin", "title"])

@@ -6,8 +6,8 @@ import argparse
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from foundation.resources import StorageResource, default_root_uri
     from models.retail_shop import start_shop
-    from pipelines.resources import StorageResource, default_root_uri
 
     if args.model_dir:
         model_dir = args.model_dir

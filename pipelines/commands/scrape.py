@@ -6,7 +6,7 @@ import argparse
 import subprocess
 import sys
 
-from pipelines.resources import REPO_ROOT
+from foundation.resources import REPO_ROOT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,8 +21,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # A child process, as in Dagster: Scrapy's reactor cannot be restarted in a process that used it.
-    command = [sys.executable, "-m", "scrapers.marketplace_crawl", "--strategy", args.strategy,
-               "--profile", args.profile, "--out", args.out]
+    command = [
+        sys.executable,
+        "-m",
+        "scrapers.marketplace_crawl",
+        "--strategy",
+        args.strategy,
+        "--profile",
+        args.profile,
+        "--out",
+        args.out,
+    ]
     if args.base_url:
         command += ["--base-url", args.base_url]
     for query in args.query or []:

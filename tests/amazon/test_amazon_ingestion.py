@@ -7,7 +7,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from assets import amazon
-from pipelines.storage.delta_tables import Window
+from foundation.storage.delta_tables import Window
 
 from .conftest import SMALL, materialize
 

@@ -5,7 +5,7 @@ import pytest
 
 from assets import amazon
 from models.amazon_dataset_builder import BuildSpec
-from pipelines.browser import launch_options
+from foundation.browser import launch_options
 from pipelines.commands.amazon_ui import RecommendationsApp, serve
 
 from .conftest import SMALL

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from models.ranking_metrics import (
+from foundation.ranking_metrics import (
     average_precision_at_k,
     catalogue_coverage,
     evaluate,

@@ -11,7 +11,7 @@ import pytest
 
 from models.char_rnn_corpus import encode_files, windows
 from models.char_rnn_vocab import CharVocabulary
-from pipelines.storage.tfrecords import FeatureSpec, ShardWriter
+from foundation.storage.tfrecords import FeatureSpec, ShardWriter
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 TRAIN_FILES = ["heapq.py", "bisect.py", "keyword.py", "colorsys.py", "fnmatch.py", "glob.py", "shlex.py"]
@@ -131,7 +131,7 @@ def test_browser_types_and_sees_a_completion(trained):
     from playwright.sync_api import sync_playwright
 
     from models.char_rnn_service import from_model_dir
-    from pipelines.browser import launch_options
+    from foundation.browser import launch_options
 
     with from_model_dir(trained[0]) as service, sync_playwright() as p:
         browser = p.chromium.launch(**launch_options())

@@ -11,9 +11,9 @@ import pytest
 from assets import code_corpus
 from assets.code_corpus import CodeCorpusSettings, GitHubResource, repositories_store, source_files_store
 from models.char_rnn_vocab import CharVocabulary
-from models.datasets import dataset_from_manifest
-from pipelines.storage.delta_tables import Window
-from pipelines.storage.tfrecords import read_manifest
+from foundation.storage.tfrecord_datasets import dataset_from_manifest
+from foundation.storage.delta_tables import Window
+from foundation.storage.tfrecords import read_manifest
 from sandbox.github_repos import CONTENT_MONTHS, FILLER_MONTH
 from sandbox.github_server import GitHubSandbox
 from scrapers.git_corpus import git_children

@@ -102,7 +102,7 @@ def test_ranking_metrics_by_hand():
 
 
 # The baselines' figures on the `generated` fixture, computed by the dunnhumby-only metric code that
-# models.ranking_metrics replaced (keys in sorted order: all/, explore/, repeat/ x customers, ndcg, phr, recall).
+# foundation.ranking_metrics replaced (keys in sorted order: all/, explore/, repeat/ x customers, ndcg, phr, recall).
 FIGURES_BEFORE_SHARED_METRICS = {
     "G-TopFreq": [
         223.0, 0.12533850089476936, 0.672645739910314, 0.1435067288881,

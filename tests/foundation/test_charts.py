@@ -7,7 +7,7 @@ import re
 import numpy as np
 from PIL import Image
 
-from models.charts import bar_chart_png, heatmap_png, line_chart_png, markdown_image
+from foundation.charts import bar_chart_png, heatmap_png, line_chart_png, markdown_image
 
 
 def decoded(png: bytes) -> Image.Image:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from pipelines.storage.delta_tables import DeltaStore, Window, markdown_rows
+from foundation.markdown import markdown_rows
+from foundation.storage.delta_tables import DeltaStore, Window
 
 SCHEMA = pa.schema([("week", pa.string()), ("basket", pa.int64()), ("spend", pa.float64())])
 
@@ -136,7 +137,6 @@ def test_killed_writer_leaves_previous_version_readable(tmp_path):
         import sys, pyarrow as pa
         sys.path.insert(0, {os.getcwd()!r})
         from tests.foundation.test_delta_tables import SCHEMA
-        from pipelines.storage.delta_tables import DeltaStore, Window, markdown_rows
         def batches():
             print("writing", flush=True)
             for i in range(10_000):
@@ -161,7 +161,7 @@ def test_killed_writer_leaves_previous_version_readable(tmp_path):
 
 
 def test_streamed_overwrite_replaces_the_window_and_aborts_cleanly(store, monkeypatch):
-    from pipelines.storage import parquet_files
+    from foundation.storage import parquet_files
 
     monkeypatch.setattr(parquet_files, "ROW_GROUP_BYTES", 1)  # every batch reaches a data file before the abort
     store.overwrite(week_rows("200607", 4), Window.of("week", "200607"))

@@ -8,8 +8,8 @@ import sys
 import dagster as dg
 import pyarrow as pa
 
-from pipelines.resources import REPO_ROOT, StorageResource
-from pipelines.storage.delta_tables import Window
+from foundation.resources import REPO_ROOT, StorageResource
+from foundation.storage.delta_tables import Window
 
 WEEKS = dg.StaticPartitionsDefinition(["200607", "200609", "200610", "200611"])
 SCHEMA = pa.schema([("week", pa.string()), ("row", pa.int64())])

@@ -1,6 +1,6 @@
 import logging
 
-from pipelines.progress import Progress
+from foundation.progress import Progress
 
 
 def test_progress_logs_counts_and_rates(caplog):
@@ -16,7 +16,7 @@ def test_keras_progress_logs_every_epoch_with_metrics_and_rate(caplog):
     import keras
     import numpy as np
 
-    from pipelines.progress import keras_progress
+    from foundation.progress import keras_progress
 
     caplog.set_level(logging.INFO)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])

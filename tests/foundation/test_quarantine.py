@@ -1,6 +1,6 @@
 import pytest
 
-from pipelines.storage.quarantine import TooManyRejects
+from foundation.storage.quarantine import TooManyRejects
 
 
 def test_quarantine_keeps_rejects_per_partition_without_doubling(storage):

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from pipelines.storage.tfrecords import FeatureSpec, ShardWriter, encode_example, read_manifest
+from foundation.storage.tfrecords import FeatureSpec, ShardWriter, encode_example, read_manifest
 
 FEATURES = {
     "listing_id": FeatureSpec("bytes"),
@@ -40,7 +40,7 @@ def test_shards_read_back_with_tf_data_from_the_manifest_alone(tmp_path):
     assert [s["path"] for s in manifest.shards][0] == f"part-00000-of-{len(manifest.shards):05d}.tfrecord"
     assert manifest.metadata == {"table_version": 3}
 
-    from models.datasets import dataset_from_manifest
+    from foundation.storage.tfrecord_datasets import dataset_from_manifest
 
     expected = list(rows(60))
     got = list(dataset_from_manifest(uri, parallel=False).as_numpy_iterator())
@@ -88,7 +88,7 @@ def test_killed_writer_leftovers_are_hidden_and_cleaned(tmp_path):
     with ShardWriter(str(uri), FEATURES) as writer:
         writer.write_all(rows(3))
     (uri / ".tmp-deadbeef-00000").write_bytes(b"half a shard")  # what a SIGKILL leaves behind
-    from models.datasets import dataset_from_manifest
+    from foundation.storage.tfrecord_datasets import dataset_from_manifest
 
     assert sum(1 for _ in dataset_from_manifest(str(uri))) == 3
     with ShardWriter(str(uri), FEATURES) as writer:  # the next run cleans up

@@ -17,7 +17,7 @@ import dagster as dg
 import httpx
 import pytest
 
-from pipelines.resources import REPO_ROOT
+from foundation.resources import REPO_ROOT
 
 BIN = Path(sys.executable).parent
 

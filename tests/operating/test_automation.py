@@ -2,7 +2,7 @@
 automation sensor evaluates them (no daemon), against an instance that sees new upstream materialisations.
 
 Derived tables follow at once; training waits for its cron tick and then runs once, however many
-partitions arrived (pipelines/automation.py)."""
+partitions arrived (foundation/automation.py)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 from dagster._core.execution.backfill import BulkActionStatus
 
-from pipelines.browser import launch_options
-from pipelines.resources import REPO_ROOT
+from foundation.browser import launch_options
+from foundation.resources import REPO_ROOT
 from sandbox.dunnhumby import DunnhumbySandbox, write_calendar
 
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts" / "operating"

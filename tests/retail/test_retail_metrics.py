@@ -1,9 +1,9 @@
-"""Retail's evaluation runs through the shared models.ranking_metrics and reports the figures it always did."""
+"""Retail's evaluation runs through the shared foundation.ranking_metrics and reports the figures it always did."""
 
 import numpy as np
 import pytest
 
-from models.ranking_metrics import ndcg_at_k, recall_at_k, single_target_metrics, top_k_by_partition
+from foundation.ranking_metrics import ndcg_at_k, recall_at_k, single_target_metrics, top_k_by_partition
 from models.retail_sequences import (
     CONTEXT_LENGTH,
     TOP_K,

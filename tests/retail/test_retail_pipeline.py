@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from assets import retail
-from pipelines.resources import StorageResource
+from foundation.resources import StorageResource
 from sandbox import retail_stores as layout
 
 PEOPLE = 400

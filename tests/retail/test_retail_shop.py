@@ -10,7 +10,7 @@ import pytest
 
 from models.retail_sequences import as_arrays, split_examples
 from models.retail_shop import MAX_CART_ITEMS, start_shop
-from pipelines.browser import launch_options
+from foundation.browser import launch_options
 from sandbox.retail_stores import generate_world, transactions_frame
 
 

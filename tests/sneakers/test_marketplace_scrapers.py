@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.resources import REPO_ROOT
+from foundation.resources import REPO_ROOT
 from sandbox.marketplace import MarketplaceConfig, MarketplaceServer
 from sandbox.marketplace_catalogue import CatalogueConfig
 from scrapers.marketplace_profile import SANDBOX_PROFILE, SiteProfile

@@ -11,7 +11,7 @@ from PIL import Image
 
 from assets.sneakers import IMAGES_SCHEMA, PREDICTIONS_SCHEMA, SPLITS_SCHEMA
 from models import sneaker_cnn
-from pipelines.storage.tfrecords import read_manifest
+from foundation.storage.tfrecords import read_manifest
 from scrapers.sneaker_listings import LISTINGS_SCHEMA, PRICE_HISTORY_SCHEMA
 
 from .conftest import ALL, materialize

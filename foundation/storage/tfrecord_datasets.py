@@ -6,7 +6,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from pipelines.storage.tfrecords import FeatureSpec, read_manifest, shard_uris
+from foundation.storage.tfrecords import FeatureSpec, read_manifest, shard_uris
 
 _DTYPES = {"bytes": tf.string, "int64": tf.int64, "float": tf.float32}
 

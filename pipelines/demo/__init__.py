@@ -1,20 +1,24 @@
 """The demo: materialise every pipeline on its embedded default data and summarise.
 
-Each `assets/<domain>.py` may define `demo(ctx: DemoContext) -> None`, which prepares its
-default data (sandbox files, local servers) and calls `ctx.materialize(...)` for its assets
-in order. Runs go through the persistent instance named by DAGSTER_HOME, so they show in the UI.
+Each `pipelines/demo/<domain>.py` defines `run(ctx: DemoContext) -> None`, which prepares the domain's
+default data (sandbox files, local servers) and calls `ctx.materialize(...)` for its assets in order.
+The demo is the one production-side place that imports `sandbox` (an import-linter contract says so).
+Runs go through the persistent instance named by DAGSTER_HOME, so they show in the UI.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import dagster as dg
 
-from pipelines.resources import StorageResource
+from foundation.resources import StorageResource
 
 # The console shows progress lines (INFO), not every engine event; the UI keeps them all.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -44,7 +48,6 @@ class DemoContext:
         run_config: Mapping[str, Any] | None = None,
     ) -> None:
         """Materialise `selection` (asset selection syntax) once, per partition, or as one range run."""
-        # Imported here: domain modules import this module for DemoContext while definitions load.
         from pipelines.definitions import defs
 
         all_assets = [*defs.assets, *defs.asset_checks]
@@ -96,16 +99,20 @@ class DemoContext:
         )
 
 
+def domain_demos() -> dict[str, ModuleType]:
+    """`pipelines/demo/<domain>.py` modules by domain name, in name order."""
+    infos = sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name)
+    return {i.name: importlib.import_module(f"pipelines.demo.{i.name}") for i in infos if not i.name.startswith("_")}
+
+
 def run_demo(only: Sequence[str] = ()) -> DemoContext:
-    from pipelines.definitions import domain_modules, shared_resources
+    from pipelines.definitions import shared_resources
 
     instance = dg.DagsterInstance.get()
     ctx = DemoContext(instance=instance, storage=shared_resources()["storage"])  # type: ignore[arg-type]
-    for module in domain_modules():
-        domain = module.__name__.rsplit(".", 1)[-1]
+    for domain, module in domain_demos().items():
         if only and domain not in only:
             continue
-        if hasattr(module, "demo"):
-            print(f"== {domain}", flush=True)
-            module.demo(ctx)
+        print(f"== {domain}", flush=True)
+        module.run(ctx)
     return ctx

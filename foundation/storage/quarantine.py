@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.storage.delta_tables import DeltaStore, Window
+from foundation.storage.delta_tables import DeltaStore, Window
 
 QUARANTINE_SCHEMA = pa.schema(
     [

@@ -4,7 +4,7 @@ It writes `tf.train.Example` records without importing TensorFlow (the proto is 
 encode by hand, and ingestion steps should not pay TensorFlow's import time or clash with other
 proto packages). Shards are cut by size, named deterministically per partition, published
 atomically (temp name, then rename) and described by a JSON manifest from which
-`models.datasets.dataset_from_manifest` builds a `tf.data` pipeline without other knowledge.
+`foundation.storage.tfrecord_datasets.dataset_from_manifest` builds a `tf.data` pipeline without other knowledge.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import google_crc32c
 import pyarrow.fs as pafs
+
+from foundation.storage.filesystems import filesystem
 
 Kind = Literal["bytes", "int64", "float"]
 DEFAULT_SHARD_BYTES = 64 * 1024 * 1024
@@ -119,11 +121,6 @@ class Manifest:
         return cls(features=features, shards=raw["shards"], metadata=raw.get("metadata", {}))
 
 
-def _filesystem(directory: str) -> tuple[pafs.FileSystem, str]:
-    fs, path = pafs.FileSystem.from_uri(directory) if "://" in directory else (pafs.LocalFileSystem(), directory)
-    return fs, path.rstrip("/")
-
-
 class ShardWriter:
     """Write examples of one partition into `<directory>/<prefix>-NNNNN.tfrecord` shards.
 
@@ -140,7 +137,7 @@ class ShardWriter:
         shard_bytes: int = DEFAULT_SHARD_BYTES,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        self.fs, self.directory = _filesystem(directory)
+        self.fs, self.directory = filesystem(directory)
         self.uri = directory.rstrip("/")
         self.features = dict(features)
         self.prefix = prefix
@@ -227,7 +224,7 @@ class ShardWriter:
 
 
 def read_manifest(directory: str) -> Manifest:
-    fs, path = _filesystem(directory)
+    fs, path = filesystem(directory)
     with fs.open_input_stream(f"{path}/{MANIFEST_NAME}") as f:
         return Manifest.from_json(f.read().decode())
 

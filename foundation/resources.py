@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 from dagster import ConfigurableResource
 
-from pipelines.storage.delta_tables import DeltaStore
-from pipelines.storage.quarantine import QUARANTINE_SCHEMA, Quarantine
+from foundation.model_store import ModelStore
+from foundation.storage.delta_tables import DeltaStore
+from foundation.storage.quarantine import QUARANTINE_SCHEMA, Quarantine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = str(REPO_ROOT / ".storefront" / "data")
@@ -51,8 +53,15 @@ class StorageResource(ConfigurableResource):
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def delta(self, name: str, schema: pa.Schema, partition_by: list[str] | tuple[str, ...] = ()) -> DeltaStore:
-        return DeltaStore(self.uri("delta", name), schema, partition_by, self.storage_options)
+    def delta(
+        self,
+        name: str,
+        schema: pa.Schema,
+        partition_by: Sequence[str] = (),
+        personal_data: Sequence[str] = (),
+    ) -> DeltaStore:
+        """A Delta table under the root; domains declare theirs once as `DeltaTableSpec`s (foundation/tables.py)."""
+        return DeltaStore(self.uri("delta", name), schema, partition_by, self.storage_options, personal_data)
 
     def quarantine(self, source: str, partition: str = "__all__") -> Quarantine:
         store = DeltaStore(
@@ -63,8 +72,9 @@ class StorageResource(ConfigurableResource):
     def tfrecords_uri(self, dataset: str, partition: str = "all") -> str:
         return self.uri("tfrecords", dataset, partition)
 
-    def model_path(self, model: str, version: str) -> Path:
-        return self.local_path("models", model, version)
+    def model_store(self, model: str, partition: str | None = None) -> ModelStore:
+        """Versioned models under `<root>/models/<model>/[<partition>/]`: see foundation/model_store.py."""
+        return ModelStore(self.uri("models", model, *([partition] if partition else [])))
 
     def landing_path(self, source: str) -> Path:
         return self.local_path("landing", source)

@@ -21,12 +21,21 @@ import pyarrow.dataset as pads
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction
+from tenacity import Retrying
 
-from pipelines.storage.parquet_files import PartitionFileWriter, file_schema
+from foundation.markdown import markdown_rows
+from foundation.retries import retrying
+from foundation.storage.parquet_files import PartitionFileWriter, file_schema
 
 # Concurrent writers of disjoint partitions may race on the same commit number; deltalake's
 # conflict checker lets the loser retry, which we do a bounded number of times.
 _COMMIT_RETRIES = 8
+
+
+def _commit_retrying() -> Retrying:
+    return retrying(CommitFailedError, attempts=_COMMIT_RETRIES, first_wait=0.05)
+
+
 PREVIEW_ROWS = 5
 
 
@@ -139,20 +148,6 @@ class WriteResult:
         return meta
 
 
-def markdown_rows(table: pa.Table, width: int = 40) -> str:
-    """A few rows as a Markdown table, each value cut to `width` characters (review texts, nested lists)."""
-
-    def cell(value: Any) -> str:
-        text = "" if value is None else str(value)
-        text = text if len(text) <= width else text[: width - 1] + "…"
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    header = "| " + " | ".join(table.column_names) + " |"
-    rule = "|" + "---|" * table.num_columns
-    rows = ["| " + " | ".join(cell(v) for v in row.values()) + " |" for row in table.to_pylist()]
-    return "\n".join([header, rule, *rows])
-
-
 class DeltaStore:
     """One Delta table at `uri` with a fixed Arrow schema and partition columns."""
 
@@ -162,11 +157,14 @@ class DeltaStore:
         schema: pa.Schema,
         partition_by: Sequence[str] = (),
         storage_options: Mapping[str, str] | None = None,
+        personal_data: Sequence[str] = (),
     ) -> None:
         self.uri = uri
         self.schema = schema
         self.partition_by = list(partition_by)
         self.storage_options = dict(storage_options or {}) or None
+        # Columns holding personal data never reach metadata: Dagster's event log keeps it for good.
+        self.personal_data = [c for c in personal_data if c in schema.names]
 
     # -- reading -------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -276,8 +274,8 @@ class DeltaStore:
 
     def _commit_files(self, actions: list[AddAction], window: Window) -> None:
         """One commit that removes the window's files and adds `actions` (retried on a concurrent commit)."""
-        for attempt in range(_COMMIT_RETRIES):
-            try:
+        for attempt in _commit_retrying():
+            with attempt:
                 table = self.table()
                 table.create_write_transaction(
                     actions,
@@ -286,11 +284,6 @@ class DeltaStore:
                     partition_by=self.partition_by,
                     partition_filters=window.partition_filters(),
                 )
-                return
-            except CommitFailedError:
-                if attempt == _COMMIT_RETRIES - 1:
-                    raise
-                time.sleep(0.05 * 2**attempt)
 
     def append(self, data: pa.Table | Iterable[pa.RecordBatch]) -> WriteResult:
         return self._commit(self._conform(data), mode="append", predicate=None, label=None)
@@ -310,8 +303,8 @@ class DeltaStore:
         started = time.perf_counter()
         self.ensure()
         on = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
-        for attempt in range(_COMMIT_RETRIES):
-            try:
+        for attempt in _commit_retrying():
+            with attempt:
                 (
                     self.table()
                     .merge(table, predicate=on, source_alias="s", target_alias="t")
@@ -319,11 +312,6 @@ class DeltaStore:
                     .when_not_matched_insert_all()
                     .execute()
                 )
-                break
-            except CommitFailedError:
-                if attempt == _COMMIT_RETRIES - 1:
-                    raise
-                time.sleep(0.05 * 2**attempt)
         return self._result(table.num_rows, f"merge on {', '.join(keys)}", started, table.slice(0, PREVIEW_ROWS))
 
     def _check_window(self, table: pa.Table, window: Window) -> None:
@@ -348,8 +336,8 @@ class DeltaStore:
     def _commit(self, table: pa.Table, mode: str, predicate: str | None, label: str | None) -> WriteResult:
         started = time.perf_counter()
         self.ensure()
-        for attempt in range(_COMMIT_RETRIES):
-            try:
+        for attempt in _commit_retrying():
+            with attempt:
                 write_deltalake(
                     self.uri,
                     table,
@@ -358,11 +346,6 @@ class DeltaStore:
                     partition_by=self.partition_by or None,
                     storage_options=self.storage_options,
                 )
-                break
-            except CommitFailedError:
-                if attempt == _COMMIT_RETRIES - 1:
-                    raise
-                time.sleep(0.05 * 2**attempt)
         return self._result(table.num_rows, label, started, table.slice(0, PREVIEW_ROWS))
 
     def _result(
@@ -378,5 +361,13 @@ class DeltaStore:
             partition_by=self.partition_by,
             window=label,
             seconds=time.perf_counter() - started,
-            preview=preview,
+            preview=self._masked(preview),
         )
+
+    def _masked(self, preview: pa.Table | None) -> pa.Table | None:
+        if preview is None or not self.personal_data:
+            return preview
+        hidden = pa.array(["(personal data)"] * preview.num_rows, pa.string())
+        for column in self.personal_data:
+            preview = preview.set_column(preview.schema.get_field_index(column), column, hidden)
+        return preview
