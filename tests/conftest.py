@@ -41,7 +41,10 @@ def instance(tmp_path: Path):
 
 @pytest.fixture
 def shared_data() -> Path:
-    """`../shared/data` (real public data); tests using it skip cleanly when it is absent."""
+    """`../shared/data` (real public data). Locally, tests using it skip when it is absent; under CI=true
+    they must run, so its absence fails them."""
     if not SHARED_DATA.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the real data is missing at {SHARED_DATA}")
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
