@@ -35,8 +35,7 @@ pools: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
 demo: setup
 	$(BIN)/storefront demo
 
-test: setup
-	$(BIN)/ruff check .
+test: setup lint
 	$(BIN)/python -m pytest
 
 ui: setup
@@ -45,8 +44,11 @@ ui: setup
 bench: setup
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
+# Style, formatting, and the layer contracts in pyproject.toml ([tool.importlinter]).
 lint: $(BIN)/.installed
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .storefront .dagster_home *.egg-info

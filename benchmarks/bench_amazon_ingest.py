@@ -43,14 +43,15 @@ def _peak_rss_mb() -> float:
 
 
 def work_streaming(path: Path, out: Path) -> dict:
-    from assets.amazon import ingest_file, reviews_store
+    from assets.amazon.tables import REVIEWS
     from foundation.resources import StorageResource
+    from scrapers.amazon.ingest import ingest_file
 
     storage = StorageResource(root_uri=str(out))
     category = path.name.split(".")[0]
     cpu, started = _cpu_seconds(), time.perf_counter()
     quarantine = storage.quarantine("amazon_reviews", category)
-    result, stats = ingest_file(reviews_store(storage), quarantine, path, "reviews", category)
+    result, stats = ingest_file(REVIEWS.store(storage), quarantine, path, "reviews", category)
     quarantine.commit("bench")
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     return {"seconds": seconds, "cpu_seconds": cpu, "rows": result.rows_written, "rejected": quarantine.count}

@@ -25,11 +25,15 @@ import dagster as dg  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-import assets.dunnhumby as dunnhumby  # noqa: E402
-from models.dunnhumby_baskets import baskets_from_lines  # noqa: E402
+from assets.dunnhumby.automation import WEEKLY_JOB_NAME  # noqa: E402
+from assets.dunnhumby.definitions import defs as dunnhumby_defs  # noqa: E402
+from assets.dunnhumby.partitions import week_partitions  # noqa: E402
+from assets.dunnhumby.resources import DunnhumbyModelsResource  # noqa: E402
+from assets.dunnhumby.tables import BASKETS, LANDING_SOURCE, TRANSACTIONS  # noqa: E402
 from foundation.resources import REPO_ROOT, StorageResource  # noqa: E402
+from models.dunnhumby.baskets import baskets_from_lines  # noqa: E402
 from sandbox.dunnhumby import DunnhumbySandbox  # noqa: E402
-from scrapers.dunnhumby_files import parse_week_file, shop_weeks, week_of  # noqa: E402
+from scrapers.dunnhumby.week_files import parse_week_file, shop_weeks, week_of  # noqa: E402
 
 REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "dunnhumby"
 
@@ -56,14 +60,14 @@ def load_baskets(landing: Path) -> pa.Table:
 def ingest(storage: StorageResource, instance: dg.DagsterInstance, weeks: list[str]) -> dg.ExecuteInProcessResult:
     """One single-run range backfill of the weekly job over `weeks` (scores skip: no model yet)."""
     defs = dg.Definitions(
-        assets=dunnhumby.defs.assets,
-        asset_checks=dunnhumby.defs.asset_checks,
-        jobs=dunnhumby.defs.jobs,
-        resources={"storage": storage, "dunnhumby_models": dunnhumby.DunnhumbyModelsResource()},
+        assets=dunnhumby_defs.assets,
+        asset_checks=dunnhumby_defs.asset_checks,
+        jobs=dunnhumby_defs.jobs,
+        resources={"storage": storage, "dunnhumby_models": DunnhumbyModelsResource()},
     )
-    instance.add_dynamic_partitions(dunnhumby.week_partitions.name, weeks)
+    instance.add_dynamic_partitions(week_partitions.name, weeks)
     tags = {"dagster/asset_partition_range_start": weeks[0], "dagster/asset_partition_range_end": weeks[-1]}
-    return defs.resolve_job_def(dunnhumby.WEEKLY_JOB_NAME).execute_in_process(instance=instance, tags=tags)
+    return defs.resolve_job_def(WEEKLY_JOB_NAME).execute_in_process(instance=instance, tags=tags)
 
 
 def main() -> None:
@@ -72,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         storage = StorageResource(root_uri=f"{tmp}/root")
-        landing = storage.landing_path(dunnhumby.LANDING_SOURCE)
+        landing = storage.landing_path(LANDING_SOURCE)
         weeks, source = land_weeks(landing, args.sandbox_weeks)
         files = sorted(p for p in landing.iterdir() if week_of(p))
         print(f"{len(weeks)} weeks from {source}")
@@ -91,12 +95,12 @@ def main() -> None:
             started = time.perf_counter()
             ingest(storage, instance, weeks)
             end_to_end = time.perf_counter() - started
-            count = dunnhumby.transactions_store(storage).count()
+            count = TRANSACTIONS.store(storage).count()
             started = time.perf_counter()
             ingest(storage, instance, weeks)
             rerun = time.perf_counter() - started
-            assert dunnhumby.transactions_store(storage).count() == count, "a re-run changed the row count"
-            baskets = dunnhumby.baskets_store(storage).count()
+            assert TRANSACTIONS.store(storage).count() == count, "a re-run changed the row count"
+            baskets = BASKETS.store(storage).count()
 
         print(f"rows read {rows:,}; kept {kept:,}; quarantined {rejected:,}; Delta rows {count:,}; baskets {baskets:,}")
         print(f"{'step':<44}{'seconds':>9}{'x baseline':>12}")

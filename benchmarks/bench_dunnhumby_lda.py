@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from bench_dunnhumby_ingest import land_weeks, load_baskets  # noqa: E402
 
-from models.dunnhumby_missions import agreement, fit_missions  # noqa: E402
-from scrapers.dunnhumby_files import parse_week_file, week_of  # noqa: E402
+from models.dunnhumby.missions import agreement, fit_missions  # noqa: E402
+from scrapers.dunnhumby.week_files import parse_week_file, week_of  # noqa: E402
 
 
 def nmi_rows(baskets: pl.DataFrame, missions: np.ndarray) -> dict[str, dict[str, float]]:

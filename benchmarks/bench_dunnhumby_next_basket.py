@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_dunnhumby_ingest import land_weeks, load_baskets  # noqa: E402
 
-from models.dunnhumby_baskets import customer_sequences  # noqa: E402
-from models.dunnhumby_next_basket import (  # noqa: E402
+from models.dunnhumby.baskets import customer_sequences  # noqa: E402
+from models.dunnhumby.next_basket import (  # noqa: E402
     NextBasketConfig,
     NextBasketModel,
     evaluate,

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from models.retail_dedup import link_records, pairwise_scores
-from models.retail_linkage_splink import link_records_splink
-from sandbox.retail_stores import generate_customers, linkage_input
+from models.retail.dedup import link_records, pairwise_scores
+from models.retail.linkage_splink import link_records_splink
+from sandbox.retail import generate_customers, linkage_input
 
 ENGINES = {"splink": link_records_splink, "baseline": link_records}
 RECORDS_PER_PERSON = 1.6  # the generator's average number of customer records per person

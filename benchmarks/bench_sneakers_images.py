@@ -22,9 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from foundation.storage.tfrecords import FeatureSpec, ShardWriter  # noqa: E402
-from sandbox.marketplace import Marketplace, MarketplaceConfig  # noqa: E402
-from sandbox.marketplace_catalogue import CatalogueConfig  # noqa: E402
-from scrapers.sneaker_images import normalise_all  # noqa: E402
+from sandbox.sneakers.catalogue import CatalogueConfig  # noqa: E402
+from sandbox.sneakers.marketplace import Marketplace, MarketplaceConfig  # noqa: E402
+from scrapers.sneakers.images import normalise_all  # noqa: E402
 
 
 def plain_loop(blobs: list[bytes], path: str) -> int:
@@ -41,8 +41,11 @@ def plain_loop(blobs: list[bytes], path: str) -> int:
                 continue
             resized = tf.cast(tf.image.resize(img, (224, 224)), tf.uint8)
             jpeg = tf.io.encode_jpeg(resized).numpy()
-            example = tf.train.Example(features=tf.train.Features(feature={
-                "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[jpeg]))}))
+            example = tf.train.Example(
+                features=tf.train.Features(
+                    feature={"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[jpeg]))}
+                )
+            )
             writer.write(example.SerializeToString())
             written += 1
     return written
@@ -70,7 +73,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    shop = Marketplace(MarketplaceConfig(catalogue=CatalogueConfig(listings_per_query=args.images // 25 + 1, placeholder_share=0)))
+    shop = Marketplace(
+        MarketplaceConfig(catalogue=CatalogueConfig(listings_per_query=args.images // 25 + 1, placeholder_share=0))
+    )
     ids = sorted(shop.by_id)[: args.images]
     blobs = [shop.image(i)[0] for i in ids]
     ours, plain, ours_cores, plain_cores = [], [], [], []
@@ -85,16 +90,27 @@ def main() -> None:
             plain.append(rate)
             plain_cores.append(cores)
     median = statistics.median
-    print(f"images per second on {len(blobs)} sandbox images ({os.cpu_count()} cores, load average "
-          f"{os.getloadavg()[0]:.1f}), median of {args.rounds} rounds:")
-    print(f"  plain decode/resize/tf.train.Example loop {median(plain):8.1f} /s  ({n_plain} written; cores used "
-          f"{median(plain_cores):.2f})  rounds: {', '.join(f'{x:.0f}' for x in plain)}")
-    print(f"  normalise + ShardWriter (pipeline)        {median(ours):8.1f} /s  ({n_ours} written, broken ones "
-          f"quarantined; cores used {median(ours_cores):.2f})  rounds: {', '.join(f'{x:.0f}' for x in ours)}")
-    print(f"  ratio pipeline / plain: x{median(ours) / median(plain):.2f}"
-          f"  (per round: {', '.join(f'x{a / b:.2f}' for a, b in zip(ours, plain, strict=True))})")
-    print(f"  CPU time per image: plain {1000 * median(c / r for c, r in zip(plain_cores, plain, strict=True)):.2f} ms,"
-          f" pipeline {1000 * median(c / r for c, r in zip(ours_cores, ours, strict=True)):.2f} ms")
+    print(
+        f"images per second on {len(blobs)} sandbox images ({os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f}), median of {args.rounds} rounds:"
+    )
+    print(
+        f"  plain decode/resize/tf.train.Example loop {median(plain):8.1f} /s  ({n_plain} written; cores used "
+        f"{median(plain_cores):.2f})  rounds: {', '.join(f'{x:.0f}' for x in plain)}"
+    )
+    print(
+        f"  normalise + ShardWriter (pipeline)        {median(ours):8.1f} /s  ({n_ours} written, broken ones "
+        f"quarantined; cores used {median(ours_cores):.2f})  rounds: {', '.join(f'{x:.0f}' for x in ours)}"
+    )
+    print(
+        f"  ratio pipeline / plain: x{median(ours) / median(plain):.2f}"
+        f"  (per round: {', '.join(f'x{a / b:.2f}' for a, b in zip(ours, plain, strict=True))})"
+    )
+    print(
+        f"  CPU time per image: plain {1000 * median(c / r for c, r in zip(plain_cores, plain, strict=True)):.2f} ms,"
+        f" pipeline {1000 * median(c / r for c, r in zip(ours_cores, ours, strict=True)):.2f} ms"
+    )
+
 
 if __name__ == "__main__":
     main()

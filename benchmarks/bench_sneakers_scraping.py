@@ -22,10 +22,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sandbox.marketplace import MarketplaceConfig, MarketplaceServer  # noqa: E402
-from sandbox.marketplace_catalogue import CatalogueConfig  # noqa: E402
-from scrapers import marketplace_playwright  # noqa: E402
-from scrapers.marketplace_profile import SANDBOX_PROFILE, SiteProfile  # noqa: E402
+from sandbox.sneakers.catalogue import CatalogueConfig  # noqa: E402
+from sandbox.sneakers.marketplace import PROFILE, MarketplaceConfig, MarketplaceServer  # noqa: E402
+from scrapers.marketplace import playwright_strategy  # noqa: E402
+from scrapers.marketplace.crawl import crawl_command  # noqa: E402
+from scrapers.marketplace.profile import SiteProfile  # noqa: E402
 
 QUERY = "air-jordan-1"
 
@@ -35,7 +36,9 @@ def scroll_and_sleep(url: str, sleep_s: float) -> int:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=marketplace_playwright.CHROMIUM, args=marketplace_playwright.CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=playwright_strategy.CHROMIUM, args=playwright_strategy.CHROMIUM_ARGS
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
         last = 0
@@ -69,17 +72,23 @@ def chromium_memory_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--listings", type=int, default=240)
-    parser.add_argument("--sleep", type=float, default=3.0, help="the original's fixed sleep per scroll (it used 3-5 s)")
-    parser.add_argument("--big", type=int, nargs="*", default=[], help="catalogue sizes for the memory runs, e.g. 2000 20000")
+    parser.add_argument(
+        "--sleep", type=float, default=3.0, help="the original's fixed sleep per scroll (it used 3-5 s)"
+    )
+    parser.add_argument(
+        "--big", type=int, nargs="*", default=[], help="catalogue sizes for the memory runs, e.g. 2000 20000"
+    )
     args = parser.parse_args()
 
-    config = MarketplaceConfig(catalogue=CatalogueConfig(listings_per_query=args.listings, queries=[QUERY]), duplicate_share=0.0)
+    config = MarketplaceConfig(
+        catalogue=CatalogueConfig(listings_per_query=args.listings, queries=[QUERY]), duplicate_share=0.0
+    )
     rates = {}
     with MarketplaceServer(config) as server:
-        profile = SiteProfile.load(SANDBOX_PROFILE, base_url=server.base_url, queries=[QUERY])
+        profile = SiteProfile.load(PROFILE, base_url=server.base_url, queries=[QUERY])
         records: list = []
         started = time.perf_counter()
-        marketplace_playwright.run(profile, records.append)
+        playwright_strategy.run(profile, records.append)
         rates["playwright_api_interception"] = len(records) / (time.perf_counter() - started)
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -87,8 +96,13 @@ def main() -> None:
             import yaml
 
             profile_file.write_text(yaml.safe_dump(profile.to_dict()))
-            done = subprocess.run([sys.executable, "-m", "scrapers.marketplace_crawl", "--strategy", "scrapy", "--profile",
-                                   str(profile_file), "--out", str(Path(tmp) / "o.jsonl")], cwd=REPO, capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                crawl_command("scrapy", profile_file, Path(tmp) / "o.jsonl"),
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             stats = json.loads(done.stdout.strip().splitlines()[-1])
             rates["scrapy_api_pager"] = stats["items"] / stats["seconds"]
 
@@ -109,7 +123,7 @@ def memory_run(size: int) -> None:
     """One Playwright crawl of `size` listings while sampling Chromium's memory every half second."""
     big = MarketplaceConfig(catalogue=CatalogueConfig(listings_per_query=size, queries=[QUERY]), duplicate_share=0.0)
     with MarketplaceServer(big) as server:
-        profile = SiteProfile.load(SANDBOX_PROFILE, base_url=server.base_url, queries=[QUERY])
+        profile = SiteProfile.load(PROFILE, base_url=server.base_url, queries=[QUERY])
         peak, stop = [0.0], threading.Event()
 
         def sample() -> None:
@@ -121,12 +135,14 @@ def memory_run(size: int) -> None:
         sampler.start()
         count = [0]
         started = time.perf_counter()
-        stats = marketplace_playwright.run(profile, lambda r: count.__setitem__(0, count[0] + 1))
+        stats = playwright_strategy.run(profile, lambda r: count.__setitem__(0, count[0] + 1))
         seconds = time.perf_counter() - started
         stop.set()
         sampler.join()
-    print(f"one crawl of {size} listings: {count[0]} scraped in {seconds:.0f}s ({count[0] / seconds:.0f}/s), "
-          f"ended by {stats[0].ended_by}; peak Chromium memory (PSS) {peak[0]:.0f} MB")
+    print(
+        f"one crawl of {size} listings: {count[0]} scraped in {seconds:.0f}s ({count[0] / seconds:.0f}/s), "
+        f"ended by {stats[0].ended_by}; peak Chromium memory (PSS) {peak[0]:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.sneaker_dataset import FIXED_PRICE_LABELS, feature_specs, fixed_price_bin, one_hot  # noqa: E402
 from foundation.storage.tfrecords import ShardWriter  # noqa: E402
-from sandbox.marketplace import Marketplace, MarketplaceConfig  # noqa: E402
-from sandbox.marketplace_catalogue import MODELS, CatalogueConfig  # noqa: E402
-from scrapers.sneaker_images import normalise_or_reason  # noqa: E402
+from models.sneakers.dataset import FIXED_PRICE_LABELS, feature_specs, fixed_price_bin, one_hot  # noqa: E402
+from sandbox.sneakers.catalogue import MODELS, CatalogueConfig  # noqa: E402
+from sandbox.sneakers.marketplace import Marketplace, MarketplaceConfig  # noqa: E402
+from scrapers.sneakers.images import normalise_or_reason  # noqa: E402
 
 
 def write_split(directory: str, shop: Marketplace, ids: list[str]) -> int:
@@ -32,11 +32,18 @@ def write_split(directory: str, shop: Marketplace, ids: list[str]) -> int:
             if image is None or not listing.price:
                 continue
             price = float(listing.price.strip("$").replace(",", ""))
-            writer.write({"listing_id": listing_id, "image": image.jpeg, "title": listing.title, "price": price,
-                          "price_bin": one_hot(fixed_price_bin(price), len(FIXED_PRICE_LABELS)),
-                          "price_quantile": one_hot(min(int(price // 60), 9), 10),
-                          "model": one_hot(queries.index(listing.query), len(queries)),
-                          "brand": one_hot(brands.index(MODELS[listing.query][0]), len(brands))})
+            writer.write(
+                {
+                    "listing_id": listing_id,
+                    "image": image.jpeg,
+                    "title": listing.title,
+                    "price": price,
+                    "price_bin": one_hot(fixed_price_bin(price), len(FIXED_PRICE_LABELS)),
+                    "price_quantile": one_hot(min(int(price // 60), 9), 10),
+                    "model": one_hot(queries.index(listing.query), len(queries)),
+                    "brand": one_hot(brands.index(MODELS[listing.query][0]), len(brands)),
+                }
+            )
     return writer.manifest.examples
 
 
@@ -45,9 +52,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
-    from models import sneaker_cnn
+    from models.sneakers import cnn as sneaker_cnn
 
-    shop = Marketplace(MarketplaceConfig(catalogue=CatalogueConfig(listings_per_query=args.images // 25 + 8, placeholder_share=0)))
+    shop = Marketplace(
+        MarketplaceConfig(catalogue=CatalogueConfig(listings_per_query=args.images // 25 + 8, placeholder_share=0))
+    )
     ids = sorted(shop.by_id)
     with tempfile.TemporaryDirectory() as tmp:
         n = write_split(f"{tmp}/train", shop, ids[: args.images])

@@ -84,7 +84,9 @@ def bench_delta(weeks: int, rows_per_week: int, root: str) -> None:
         store.replace_all(full)
     whole = (time.perf_counter() - started) / 3
     assert store.count() == full.num_rows
-    print(f"delta      refresh 1 of {weeks} weeks ({rows_per_week:,} rows each): window {window:.3f}s, whole table {whole:.3f}s")
+    print(
+        f"delta      refresh 1 of {weeks} weeks ({rows_per_week:,} rows each): window {window:.3f}s, whole table {whole:.3f}s"
+    )
     print(f"delta      speed ratio window overwrite / whole-table rewrite: {whole / window:.1f}x")
 
 

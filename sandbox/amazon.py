@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scrapers.amazon.landing import file_name
+
 # Kinds of bad line the generator writes, named by the quarantine reason ingestion gives them.
 BAD_REVIEW_KINDS = ("bad_json", "bad_type", "missing_field", "out_of_range")
 BAD_ITEM_KINDS = ("bad_json", "missing_field")
@@ -305,11 +307,13 @@ def _open(path: Path, compress: bool):
 
 
 def generate(folder: str | Path, spec: AmazonSandboxSpec = AmazonSandboxSpec()) -> GeneratedFiles:
-    """Write `<category>.jsonl[.gz]` and `meta_<category>.jsonl[.gz]` into `folder`, atomically (tmp + rename)."""
+    """Write `<category>.jsonl[.gz]` and `meta_<category>.jsonl[.gz]` (the landing names, scrapers/amazon/landing.py)
+    into `folder`, atomically (tmp + rename)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    suffix = ".jsonl.gz" if spec.gzip else ".jsonl"
-    out = GeneratedFiles(folder / f"{spec.category}{suffix}", folder / f"meta_{spec.category}{suffix}")
+    out = GeneratedFiles(
+        folder / file_name("reviews", spec.category, spec.gzip), folder / file_name("items", spec.category, spec.gzip)
+    )
     cat = _Catalogue(spec)
 
     n_bad = spec.bad_reviews_per_kind * len(BAD_REVIEW_KINDS)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scrapers.dunnhumby_files import (
+from scrapers.dunnhumby.week_files import (
+    CALENDAR_FILE,
     LIFESTAGE_TO_SEG_2,
     OFFICIAL_COLUMNS,
     PRICE_SENSITIVITY_TO_SEG_1,
@@ -27,6 +28,7 @@ from scrapers.dunnhumby_files import (
     shop_week_start,
     shop_weekday,
     shop_weeks,
+    week_file_name,
 )
 
 DOMINANT_MISSIONS = ["Fresh", "Grocery", "Nonfood", "Mixed"]
@@ -208,10 +210,11 @@ class DunnhumbySandbox:
 
     # -- files -----------------------------------------------------------------------------
     def write_week(self, folder: str | Path, week: str, compress: bool = True, variant: str = "seg") -> Path:
-        """Write `transactions_<week>.csv[.gz]`; `variant` is "seg" (public copy) or "official"."""
+        """Write the week's file under the name ingestion picks up (`week_file_name`); `variant` is "seg"
+        (public copy) or "official"."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"transactions_{week}.csv{'.gz' if compress else ''}"
+        path = folder / week_file_name(week, compress)
         text = format_rows(self.week_rows(week), variant)
         # Write then rename, so a watching sensor never sees a half-written file.
         tmp = path.with_name(f".{path.name}.tmp")
@@ -244,7 +247,7 @@ def format_rows(rows: list[dict[str, str]], variant: str = "seg") -> str:
 
 def write_calendar(folder: str | Path, first: str = "200607", count: int = 142) -> Path:
     """The `time.csv` shop-week calendar (lower-case header, like the public file)."""
-    path = Path(folder) / "time.csv"
+    path = Path(folder) / CALENDAR_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["shop_week,date_from,date_to"]
     for week in shop_weeks(first, count):

@@ -28,21 +28,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from assets.amazon import MODEL_NAMES, AmazonDatasetConfig, dataset_partitions
+    from assets.amazon.automation import MODEL_ASSETS
+    from assets.amazon.dataset import AmazonDatasetConfig
+    from assets.amazon.partitions import dataset_partitions
     from pipelines.definitions import defs, shared_resources
 
-    config = AmazonDatasetConfig(
-        category=args.category,
-        min_interactions=args.min_interactions,
-        min_ratings=args.min_ratings,
-        sample_n=args.sample_n,
-        k_core=args.k_core,
-        min_item_interactions=args.min_item_interactions,
-        seed=args.seed,
-    )
+    # The options are named after the build spec's fields (models/amazon/dataset_builder.py BuildSpec).
+    config = AmazonDatasetConfig(**{name: getattr(args, name) for name in AmazonDatasetConfig.model_fields})
     selection = ["amazon_dataset"]
     if args.train:
-        selection += [*(f"amazon_model_{name}" for name in MODEL_NAMES), "amazon_model_comparison"]
+        selection += [*MODEL_ASSETS, "amazon_model_comparison"]
     instance = dg.DagsterInstance.get()
     if not instance.has_dynamic_partition(dataset_partitions.name, args.tag):
         instance.add_dynamic_partitions(dataset_partitions.name, [args.tag])

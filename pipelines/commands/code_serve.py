@@ -7,11 +7,12 @@ import contextlib
 
 
 def run(args: argparse.Namespace) -> int:
-    from assets.code_corpus import current_model_dir
-    from models.char_rnn_service import from_model_dir
+    from assets.code_corpus.tables import CHAR_RNN_MODEL
+    from models.code_corpus.service import from_model_dir
     from pipelines.definitions import shared_resources
 
-    model_dir = args.model_dir or current_model_dir(shared_resources()["storage"])  # type: ignore[arg-type]
+    storage = shared_resources()["storage"]
+    model_dir = args.model_dir or storage.model_store(CHAR_RNN_MODEL).path()  # type: ignore[attr-defined]
     service = from_model_dir(model_dir, host=args.host, port=args.port)
     print(f"serving {model_dir} at {service.url} (Ctrl-C to stop)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

@@ -3,22 +3,24 @@
 import dagster as dg
 import pytest
 
-from assets import amazon
+from assets.amazon.definitions import defs
+from assets.amazon.resources import AmazonModelSettingsResource
 from sandbox.amazon import AmazonSandboxSpec, generate
+from scrapers.amazon.landing import LANDING_SOURCE
 
 SMALL = AmazonSandboxSpec(category="Toys", n_users=600, n_items=120, seed=3)
-TINY_MODELS = amazon.AmazonModelSettings(autoencoder_hidden=16, autoencoder_epochs=2, knn_neighbours=20)
+TINY_MODELS = AmazonModelSettingsResource(autoencoder_hidden=16, autoencoder_epochs=2, knn_neighbours=20)
 
 
 @pytest.fixture
 def landed(storage):
     """The small sandbox category dropped into the landing folder."""
-    return generate(storage.landing_path(amazon.LANDING_SOURCE), SMALL)
+    return generate(storage.landing_path(LANDING_SOURCE), SMALL)
 
 
 def materialize(instance, storage, selection, partition, run_config=None, raise_on_error=True, tags=None):
     return dg.materialize(
-        [*amazon.defs.assets, *amazon.defs.asset_checks],
+        [*defs.assets, *defs.asset_checks],
         selection=selection,
         partition_key=partition,
         instance=instance,

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from models.amazon_dataset_builder import BuildSpec, build_dataset
+from models.amazon.dataset_builder import BuildSpec, build_dataset
 
 
 def _reviews(rows):

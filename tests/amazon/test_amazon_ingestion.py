@@ -6,8 +6,11 @@ import os
 import dagster as dg
 import pyarrow.compute as pc
 
-from assets import amazon
+from assets.amazon.automation import amazon_landing_sensor
+from assets.amazon.partitions import category_partitions
+from assets.amazon.tables import ITEMS, REVIEWS
 from foundation.storage.delta_tables import Window
+from scrapers.amazon.landing import LANDING_SOURCE
 
 from .conftest import SMALL, materialize
 
@@ -17,11 +20,11 @@ def _check_results(result):
 
 
 def test_ingest_counts_quarantine_and_idempotent_rerun(instance, storage, landed):
-    instance.add_dynamic_partitions(amazon.category_partitions.name, [SMALL.category])
+    instance.add_dynamic_partitions(category_partitions.name, [SMALL.category])
     first = materialize(instance, storage, ["amazon_reviews", "amazon_items"], SMALL.category)
     assert _check_results(first) == {"amazon_reviews_are_usable": True, "amazon_items_unique_parent_asin": True}
 
-    reviews, items = amazon.reviews_store(storage), amazon.items_store(storage)
+    reviews, items = REVIEWS.store(storage), ITEMS.store(storage)
     assert reviews.count() == landed.good_reviews
     assert items.count() == landed.good_items
     rejects = storage.quarantine("amazon_reviews", SMALL.category).store.read()
@@ -44,9 +47,9 @@ def test_ingest_counts_quarantine_and_idempotent_rerun(instance, storage, landed
 
 
 def test_broken_file_fails_loudly_and_keeps_the_previous_rows(instance, storage, landed):
-    instance.add_dynamic_partitions(amazon.category_partitions.name, [SMALL.category])
+    instance.add_dynamic_partitions(category_partitions.name, [SMALL.category])
     materialize(instance, storage, ["amazon_reviews"], SMALL.category)
-    good = amazon.reviews_store(storage).read(Window.of("category", SMALL.category))
+    good = REVIEWS.store(storage).read(Window.of("category", SMALL.category))
     text = landed.reviews_path.read_text().splitlines()
     landed.reviews_path.write_text("\n".join(line if i % 3 else line[:20] for i, line in enumerate(text)) + "\n")
     result = materialize(instance, storage, ["amazon_reviews"], SMALL.category, raise_on_error=False)
@@ -54,17 +57,17 @@ def test_broken_file_fails_loudly_and_keeps_the_previous_rows(instance, storage,
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     cause = failure.event_specific_data.error.cause
     assert cause.cls_name == "TooManyRejects" and "records rejected" in cause.message
-    kept = amazon.reviews_store(storage).read(Window.of("category", SMALL.category))
+    kept = REVIEWS.store(storage).read(Window.of("category", SMALL.category))
     assert kept.num_rows == good.num_rows == landed.good_reviews
 
 
 def test_sensor_adds_the_category_and_requests_one_run_per_new_file(instance, storage, landed):
-    landing = storage.landing_path(amazon.LANDING_SOURCE)
+    landing = storage.landing_path(LANDING_SOURCE)
     (landing / "Garden.jsonl.tmp").write_text("{}\n")  # still being copied: ignored
     (landing / "README.txt").write_text("not data\n")
 
     context = dg.build_sensor_context(instance=instance, resources={"storage": storage})
-    result = amazon.amazon_landing_sensor(context)
+    result = amazon_landing_sensor(context)
     assert sorted((r.partition_key, r.asset_selection[0].to_user_string()) for r in result.run_requests) == [
         ("Toys", "amazon_items"),
         ("Toys", "amazon_reviews"),
@@ -73,22 +76,22 @@ def test_sensor_adds_the_category_and_requests_one_run_per_new_file(instance, st
         ("amazon_category", ["Toys"])
     ]
     assert len({r.run_key for r in result.run_requests}) == 2
-    instance.add_dynamic_partitions(amazon.category_partitions.name, ["Toys"])
+    instance.add_dynamic_partitions(category_partitions.name, ["Toys"])
 
     # Run what the sensor asked for, as the daemon would.
     for request in result.run_requests:
         run = materialize(instance, storage, request.asset_selection, request.partition_key)
         assert run.success
-    assert amazon.reviews_store(storage).count() == landed.good_reviews
+    assert REVIEWS.store(storage).count() == landed.good_reviews
 
     # Same files: nothing to do. A replaced file: exactly one run, no new partition.
-    again = amazon.amazon_landing_sensor(
+    again = amazon_landing_sensor(
         dg.build_sensor_context(instance=instance, cursor=result.cursor, resources={"storage": storage})
     )
     assert again.run_requests == [] and again.dynamic_partitions_requests == []
     stat = landed.meta_path.stat()
     os.utime(landed.meta_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    replaced = amazon.amazon_landing_sensor(
+    replaced = amazon_landing_sensor(
         dg.build_sensor_context(instance=instance, cursor=again.cursor, resources={"storage": storage})
     )
     assert [(r.partition_key, r.asset_selection[0].to_user_string()) for r in replaced.run_requests] == [
@@ -99,9 +102,9 @@ def test_sensor_adds_the_category_and_requests_one_run_per_new_file(instance, st
 
 
 def test_ingested_ratings_match_the_source_lines(instance, storage, landed):
-    instance.add_dynamic_partitions(amazon.category_partitions.name, [SMALL.category])
+    instance.add_dynamic_partitions(category_partitions.name, [SMALL.category])
     materialize(instance, storage, ["amazon_reviews"], SMALL.category)
-    table = amazon.reviews_store(storage).read()
+    table = REVIEWS.store(storage).read()
     lines = landed.reviews_path.read_text().splitlines()
     for row in table.slice(0, 50).to_pylist():
         source = json.loads(lines[row["source_line"] - 1])

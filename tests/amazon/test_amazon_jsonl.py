@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from sandbox.amazon import AmazonSandboxSpec, generate
-from scrapers.amazon_jsonl import iter_line_chunks, read_chunks
+from scrapers.amazon.jsonl import iter_line_chunks, read_chunks
 
 GOOD = {
     "rating": 5.0,

@@ -6,7 +6,10 @@ import json
 
 import pytest
 
-from assets import amazon
+from assets.amazon.automation import AUTOMATION_TAG, MODEL_ASSETS
+from assets.amazon.partitions import category_partitions, dataset_partitions
+from assets.amazon.tables import DATASET_RATINGS, MODEL_METRICS
+from models.amazon.training import MODEL_NAMES
 
 from .conftest import SMALL, materialize
 
@@ -15,15 +18,15 @@ BUILD = {"category": SMALL.category, "min_interactions": 2, "min_ratings": 3, "k
 
 @pytest.mark.slow
 def test_ingest_build_train_and_compare(instance, storage, landed):
-    instance.add_dynamic_partitions(amazon.category_partitions.name, [SMALL.category])
-    instance.add_dynamic_partitions(amazon.dataset_partitions.name, ["toys"])
+    instance.add_dynamic_partitions(category_partitions.name, [SMALL.category])
+    instance.add_dynamic_partitions(dataset_partitions.name, ["toys"])
     assert materialize(instance, storage, ["amazon_reviews", "amazon_items"], SMALL.category).success
     run_config = {"ops": {"amazon_dataset": {"config": BUILD}}}
     built = materialize(instance, storage, ["amazon_dataset"], "toys", run_config=run_config)
     meta = built.asset_materializations_for_node("amazon_dataset")[0].metadata
     assert meta["report"].value.strip().startswith(f"Found 600 users with {landed.good_reviews:,} ratings")
     assert all(e.passed for e in built.get_asset_check_evaluations())
-    ratings = amazon.dataset_ratings_store(storage)
+    ratings = DATASET_RATINGS.store(storage)
     rows = ratings.count()
     assert rows == meta["count_ratings"].value > 0
 
@@ -32,7 +35,7 @@ def test_ingest_build_train_and_compare(instance, storage, landed):
     assert ratings.count() == rows
 
     # What the automation sensor launches (no run config): nothing while Toys is unchanged since the build...
-    automated = {amazon.AUTOMATION_TAG: "true"}
+    automated = {AUTOMATION_TAG: "true"}
     skipped = materialize(instance, storage, ["amazon_dataset"], "toys", tags=automated)
     assert not skipped.asset_materializations_for_node("amazon_dataset")
     # ...then, once Toys is re-ingested, the tag rebuilt with its saved spec (not the config defaults).
@@ -42,19 +45,24 @@ def test_ingest_build_train_and_compare(instance, storage, landed):
     assert spec["category"] == SMALL.category and spec["min_ratings"] == BUILD["min_ratings"]
     assert ratings.count() == rows
 
-    models = [f"amazon_model_{name}" for name in amazon.MODEL_NAMES]
-    compared = materialize(instance, storage, [*models, "amazon_model_comparison"], "toys")
+    compared = materialize(instance, storage, [*MODEL_ASSETS, "amazon_model_comparison"], "toys")
     assert all(e.passed for e in compared.get_asset_check_evaluations())
-    table = storage.delta("amazon_model_metrics", amazon.MODEL_METRICS_SCHEMA, ["tag"]).read()
+    table = MODEL_METRICS.store(storage).read()
     ndcg = dict(zip(table["model"].to_pylist(), table["ndcg@10"].to_pylist(), strict=True))
-    assert set(ndcg) == set(amazon.MODEL_NAMES)
+    assert set(ndcg) == set(MODEL_NAMES)
     assert ndcg["ease"] > ndcg["popular"] > ndcg["random"]
     assert ndcg["item_knn"] > ndcg["random"]
-    assert (storage.model_path("amazon_autoencoder", "toys") / "mult_dae.keras").is_file()
-    report = json.loads((storage.model_path("amazon_ease", "toys") / "metrics.json").read_text())
+    autoencoder = storage.model_store("amazon_autoencoder", "toys")
+    assert (autoencoder.path() / "mult_dae.keras").is_file()
+    assert autoencoder.manifest()["files"] == ["metrics.json", "mult_dae.keras"]
+    report = json.loads(storage.model_store("amazon_ease", "toys").read_text("metrics.json"))
     assert report["test_users"] == len(set(ratings.read()["user_id"].to_pylist()))
-    md = (storage.model_path("amazon_comparison", "toys") / "comparison.md").read_text()
+    comparison = storage.model_store("amazon_comparison", "toys")
+    md = comparison.read_text("comparison.md")
     assert "| ease |" in md and "recall@10" in md
+    assert set(comparison.manifest()["data_versions"]) == {f"amazon_{name}" for name in MODEL_NAMES}
+    spec = json.loads(storage.model_store("amazon_dataset", "toys").read_text("spec.json"))
+    assert spec == {"min_item_interactions": 1, "sample_n": 0, "seed": 0, **BUILD}
 
 
 def _storefront(*argv: str, root: str, monkeypatch) -> tuple[int, str]:
@@ -71,7 +79,7 @@ def _storefront(*argv: str, root: str, monkeypatch) -> tuple[int, str]:
 
 @pytest.mark.slow
 def test_storefront_build_prints_the_report(instance, storage, landed, monkeypatch):
-    instance.add_dynamic_partitions(amazon.category_partitions.name, [SMALL.category])
+    instance.add_dynamic_partitions(category_partitions.name, [SMALL.category])
     materialize(instance, storage, ["amazon_reviews", "amazon_items"], SMALL.category)
     argv = ["build", "--category", SMALL.category, "--min-interactions", "3", "--min-ratings", "3"]
     code, out = _storefront(
@@ -81,8 +89,8 @@ def test_storefront_build_prints_the_report(instance, storage, landed, monkeypat
     assert out.startswith(f"Found 600 users with {landed.good_reviews:,} ratings of ")
     assert "Sampled 100 of " in out and "k-core holds" in out
     assert "Writing " in out and "amazon_dataset_ratings[tag=t100]" in out
-    assert instance.has_dynamic_partition(amazon.dataset_partitions.name, "t100")
-    assert len(set(amazon.dataset_ratings_store(storage).read()["user_id"].to_pylist())) == 100
+    assert instance.has_dynamic_partition(dataset_partitions.name, "t100")
+    assert len(set(DATASET_RATINGS.store(storage).read()["user_id"].to_pylist())) == 100
 
     code, out = _storefront("build", "--category", "Nope", "--tag", "x", root=storage.root_uri, monkeypatch=monkeypatch)
     assert code == 1

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.amazon_recommenders import (
+from models.amazon.recommenders import (
     EASERecommender,
     ItemKNNRecommender,
     MostPopularRecommender,

@@ -1,12 +1,14 @@
 """The recommendations page in real headless Chromium: pick a user, see the history and each model's top 10."""
 
-
 import pytest
 
-from assets import amazon
-from models.amazon_dataset_builder import BuildSpec
+from assets.amazon.dataset import build_for_tag
+from assets.amazon.tables import ITEMS, REVIEWS
 from foundation.browser import launch_options
-from pipelines.commands.amazon_ui import RecommendationsApp, serve
+from models.amazon.dataset_builder import BuildSpec
+from models.amazon.recommendations_page import serve
+from pipelines.commands.amazon_ui import load_app
+from scrapers.amazon.ingest import ingest_file
 
 from .conftest import SMALL
 
@@ -14,12 +16,12 @@ from .conftest import SMALL
 @pytest.fixture
 def app(storage, landed):
     for kind, store, path in [
-        ("reviews", amazon.reviews_store(storage), landed.reviews_path),
-        ("items", amazon.items_store(storage), landed.meta_path),
+        ("reviews", REVIEWS.store(storage), landed.reviews_path),
+        ("items", ITEMS.store(storage), landed.meta_path),
     ]:
-        amazon.ingest_file(store, storage.quarantine(f"amazon_{kind}", SMALL.category), path, kind, SMALL.category)
-    amazon.build_for_tag(storage, "ui", BuildSpec(category=SMALL.category, min_interactions=3, min_ratings=3))
-    return RecommendationsApp.load(storage, "ui")
+        ingest_file(store, storage.quarantine(f"amazon_{kind}", SMALL.category), path, kind, SMALL.category)
+    build_for_tag(storage, "ui", BuildSpec(category=SMALL.category, min_interactions=3, min_ratings=3), "ui-test")
+    return load_app(storage, "ui")
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pytest
 
 from sandbox.dunnhumby import DunnhumbySandbox, format_rows, write_calendar, write_excel_mangled
-from scrapers.dunnhumby_files import (
+from scrapers.dunnhumby.week_files import (
     OFFICIAL_COLUMNS,
     FileRejected,
     parse_week_file,

@@ -7,19 +7,20 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.dunnhumby_baskets import baskets_from_lines, customer_sequences
-from models.dunnhumby_missions import BasketVectorizer, MissionModel, agreement, fit_missions, mission_profiles
-from models.dunnhumby_next_basket import (
+from models.dunnhumby.baskets import baskets_from_lines, customer_sequences
+from models.dunnhumby.missions import BasketVectorizer, MissionModel, agreement, fit_missions, mission_profiles
+from models.dunnhumby.next_basket import (
     NextBasketConfig,
     NextBasketModel,
     baseline_recommendations,
     evaluate,
     personal_top,
     ranking_metrics,
+    results_table,
     temporal_split,
 )
 from sandbox.dunnhumby import DunnhumbySandbox
-from scrapers.dunnhumby_files import parse_week_file, shop_weeks
+from scrapers.dunnhumby.week_files import parse_week_file, shop_weeks
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +165,12 @@ def test_tiny_next_basket_model_trains_evaluates_and_round_trips(generated, tmp_
     repeat.save(tmp_path / "repeat")
     loaded = NextBasketModel.load(tmp_path / "repeat")
     assert np.allclose(repeat.scores(split.histories[:8]), loaded.scores(split.histories[:8]), atol=1e-6)
+
+
+def test_results_table_is_one_markdown_row_per_method():
+    metrics = {f"{part}/{m}@2": 0.5 for part in ("all", "repeat", "explore") for m in ("recall", "ndcg", "phr")}
+    lines = results_table({"G-TopFreq": metrics, "P-TopFreq": {}}, 2).splitlines()
+    assert lines[0] == "| method | " + " | ".join(metrics) + " |"
+    assert lines[1] == "|---" * 10 + "|"
+    assert lines[2] == "| G-TopFreq | " + " | ".join(["0.5000"] * 9) + " |"
+    assert lines[3] == "| P-TopFreq | " + " | ".join(["nan"] * 9) + " |"

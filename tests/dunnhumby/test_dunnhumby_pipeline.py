@@ -9,33 +9,32 @@ import polars as pl
 import pyarrow.compute as pc
 import pytest
 
-import assets.dunnhumby as dunnhumby
-from assets.dunnhumby import (
+from assets.dunnhumby.automation import SENSOR_NAME, TRAINING_JOB_NAME, WEEKLY_JOB_NAME
+from assets.dunnhumby.definitions import defs as dunnhumby_defs
+from assets.dunnhumby.ingestion import dunnhumby_shop_calendar
+from assets.dunnhumby.partitions import week_partitions
+from assets.dunnhumby.resources import DunnhumbyModelsResource
+from assets.dunnhumby.tables import (
+    BASKETS,
+    CALENDAR,
     LANDING_SOURCE,
     NEXT_BASKET_MODEL,
-    SENSOR_NAME,
-    TRAINING_JOB_NAME,
-    WEEKLY_JOB_NAME,
-    DunnhumbyModelsResource,
-    baskets_store,
-    latest_version,
-    profile_week,
-    scores_store,
-    transactions_store,
-    week_partitions,
+    NEXT_BASKET_SCORES,
+    TRANSACTIONS,
 )
 from sandbox.dunnhumby import DunnhumbySandbox, write_calendar, write_excel_mangled
-from scrapers.dunnhumby_files import CALENDAR_SCHEMA, parse_week_file, shop_weeks
+from scrapers.dunnhumby.profiling import empty_or_broken, profile_week, profile_weeks, profiles_markdown
+from scrapers.dunnhumby.week_files import parse_week_file, shop_weeks
 
 TINY_MODELS = DunnhumbyModelsResource(mission_k_grid=[4, 6], mission_max_iter=10, next_basket_preset="tiny")
 
 
 def definitions(storage, models=TINY_MODELS) -> dg.Definitions:
     return dg.Definitions(
-        assets=dunnhumby.defs.assets,
-        asset_checks=dunnhumby.defs.asset_checks,
-        jobs=dunnhumby.defs.jobs,
-        sensors=dunnhumby.defs.sensors,
+        assets=dunnhumby_defs.assets,
+        asset_checks=dunnhumby_defs.asset_checks,
+        jobs=dunnhumby_defs.jobs,
+        sensors=dunnhumby_defs.sensors,
         resources={"storage": storage, "dunnhumby_models": models},
     )
 
@@ -80,9 +79,9 @@ def test_profile_flags_out_of_domain_values_and_dates_outside_the_week(tmp_path)
 @pytest.mark.slow
 def test_calendar_asset(storage, instance):
     write_calendar(storage.landing_path(LANDING_SOURCE))
-    result = dg.materialize([dunnhumby.dunnhumby_shop_calendar], instance=instance, resources={"storage": storage})
+    result = dg.materialize([dunnhumby_shop_calendar], instance=instance, resources={"storage": storage})
     assert result.success
-    calendar = storage.delta("dunnhumby_shop_calendar", CALENDAR_SCHEMA).read()
+    calendar = CALENDAR.store(storage).read()
     assert calendar.num_rows == 142 and calendar["SHOP_WEEK"][0].as_py() == "200607"
 
 
@@ -109,7 +108,7 @@ def test_sensor_launches_exactly_one_run_per_new_file(storage, instance):
     request = second.run_requests[0]
     result = run_weekly(defs, instance, [request.partition_key])
     assert result.success
-    assert transactions_store(storage).count() > 0 and baskets_store(storage).count() > 0
+    assert TRANSACTIONS.store(storage).count() > 0 and BASKETS.store(storage).count() > 0
 
     # Two new weeks in one tick: one run each; a re-delivered (replaced) file runs again.
     sandbox.write_weeks(landing, ["200609", "200610"])
@@ -137,12 +136,12 @@ def test_range_backfill_rerun_leaves_row_counts_unchanged(storage, instance):
     assert materialised == set(weeks)
     checks = first.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
-    counts = (transactions_store(storage).count(), baskets_store(storage).count())
+    counts = (TRANSACTIONS.store(storage).count(), BASKETS.store(storage).count())
 
     assert run_weekly(defs, instance, weeks).success
     assert run_weekly(defs, instance, weeks[1:2]).success
-    assert (transactions_store(storage).count(), baskets_store(storage).count()) == counts
-    per_week = pc.value_counts(transactions_store(storage).read(columns=["SHOP_WEEK"])["SHOP_WEEK"]).to_pylist()
+    assert (TRANSACTIONS.store(storage).count(), BASKETS.store(storage).count()) == counts
+    per_week = pc.value_counts(TRANSACTIONS.store(storage).read(columns=["SHOP_WEEK"])["SHOP_WEEK"]).to_pylist()
     assert sorted(v["values"] for v in per_week) == weeks
 
 
@@ -154,7 +153,7 @@ def test_mangled_file_fails_the_run_with_its_reason_and_keeps_old_rows(storage, 
     sandbox.write_week(landing, "200607")
     instance.add_dynamic_partitions(week_partitions.name, ["200607"])
     assert run_weekly(defs, instance, ["200607"]).success
-    before = transactions_store(storage).count()
+    before = TRANSACTIONS.store(storage).count()
 
     (landing / "transactions_200607.csv.gz").unlink()
     write_excel_mangled(sandbox, landing / "transactions_200607.csv", "200607")
@@ -163,7 +162,7 @@ def test_mangled_file_fails_the_run_with_its_reason_and_keeps_old_rows(storage, 
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = str(failure.event_specific_data.error)
     assert "mangled_basket_ids" in message and "9.94E+14" in message
-    assert transactions_store(storage).count() == before  # never merged, never dropped
+    assert TRANSACTIONS.store(storage).count() == before  # never merged, never dropped
     rejects = storage.quarantine(LANDING_SOURCE, "200607").store.read()
     assert [r.split(":")[0] for r in rejects["reason"].to_pylist()] == ["mangled_basket_ids"]
 
@@ -185,8 +184,8 @@ def test_training_then_scoring_a_new_week_does_not_retrain(storage, instance):
 
     training = defs.resolve_job_def(TRAINING_JOB_NAME).execute_in_process(instance=instance)
     assert training.success
-    version = latest_version(storage, NEXT_BASKET_MODEL)
-    model_dir = storage.model_path(NEXT_BASKET_MODEL, version)
+    version = storage.model_store(NEXT_BASKET_MODEL).latest()
+    model_dir = storage.model_store(NEXT_BASKET_MODEL).path(version)
     model_files = {p.name: p.stat().st_mtime_ns for p in model_dir.iterdir()}
     report = json.loads((model_dir / "report.json").read_text())
     assert {"G-TopFreq", "P-TopFreq", "GP-TopFreq", "BiLSTM-attention"} == set(report["results"])
@@ -201,12 +200,12 @@ def test_training_then_scoring_a_new_week_does_not_retrain(storage, instance):
     assert scoring.success
     keys = {e.asset_key.path[-1] for e in scoring.get_asset_materialization_events()}
     assert keys == {"dunnhumby_transactions", "dunnhumby_baskets", "dunnhumby_next_basket_scores"}
-    assert latest_version(storage, NEXT_BASKET_MODEL) == version
+    assert storage.model_store(NEXT_BASKET_MODEL).latest() == version
     assert {p.name: p.stat().st_mtime_ns for p in model_dir.iterdir()} == model_files
-    scores = scores_store(storage).read()
+    scores = NEXT_BASKET_SCORES.store(storage).read()
     assert set(scores["SHOP_WEEK"].to_pylist()) == {new_week}
     assert set(scores["MODEL_VERSION"].to_pylist()) == {version}
-    shoppers = baskets_store(storage).read()
+    shoppers = BASKETS.store(storage).read()
     shoppers = shoppers.filter(pc.and_(pc.equal(shoppers["SHOP_WEEK"], new_week), pc.invert(shoppers["IS_ANONYMOUS"])))
     assert set(scores["CUST_CODE"].to_pylist()) == set(shoppers["CUST_CODE"].to_pylist())
     assert max(scores["RANK"].to_pylist()) == TINY_MODELS.top_k
@@ -225,10 +224,10 @@ def test_real_weeks_range_backfill_and_real_mangled_file(shared_data, storage, i
     assert first.success
     # The real weeks fit the declared value domains, ranges and calendar: the profile check passes.
     assert [c.passed for c in first.get_asset_check_evaluations()] == [True]
-    count = transactions_store(storage).count()
+    count = TRANSACTIONS.store(storage).count()
     assert count > 70_000
     assert run_weekly(defs, instance, weeks).success
-    assert transactions_store(storage).count() == count
+    assert TRANSACTIONS.store(storage).count() == count
 
     shutil.copy(
         shared_data / "dunnhumby" / "variant_seed_column_names_excel_mangled_200607.csv",
@@ -237,4 +236,15 @@ def test_real_weeks_range_backfill_and_real_mangled_file(shared_data, storage, i
     instance.add_dynamic_partitions(week_partitions.name, ["200607"])
     result = run_weekly(defs, instance, ["200607"])
     assert not result.success
-    assert transactions_store(storage).count() == count
+    assert TRANSACTIONS.store(storage).count() == count
+
+
+def test_profile_table_has_one_row_per_week(tmp_path):
+    sandbox = DunnhumbySandbox(seed=5, n_customers=40, n_products=100)
+    lines = pl.from_arrow(parse_week_file(sandbox.write_week(tmp_path, "200607")).table)
+    profiles = profile_weeks(lines, ["200607"])
+    table = profiles_markdown(profiles).splitlines()
+    assert table[0] == "| week | rows | baskets | customers | anonymous | quantity | spend | problems |"
+    assert table[1] == "|---" * 8 + "|"
+    assert table[2].startswith(f"| 200607 | {lines.height} | ") and table[2].endswith(" | none |")
+    assert not empty_or_broken(profiles)

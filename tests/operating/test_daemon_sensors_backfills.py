@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 from dagster._core.execution.backfill import BulkActionStatus
 
-from assets.amazon import AUTOMATION_TAG
+from assets.amazon.automation import AUTOMATION_TAG
 from sandbox.amazon import AmazonSandboxSpec, generate
 from sandbox.dunnhumby import DunnhumbySandbox
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from models.retail_dedup import BLOCKING_RULES, candidate_pairs, link_records, normalise, pairwise_scores
-from models.retail_linkage_splink import BLOCKING_RULES as SPLINK_BLOCKING_RULES
-from models.retail_linkage_splink import MATCH_THRESHOLD, link_records_splink
-from sandbox.retail_stores import generate_customers, linkage_input
+from models.retail.dedup import BLOCKING_RULES, candidate_pairs, link_records, normalise, pairwise_scores
+from models.retail.linkage_splink import BLOCKING_RULES as SPLINK_BLOCKING_RULES
+from models.retail.linkage_splink import MATCH_THRESHOLD, link_records_splink
+from sandbox.retail import generate_customers, linkage_input
 
 
 def test_generator_is_deterministic_and_plants_duplicates() -> None:
@@ -104,8 +104,8 @@ def test_splink_dedup_quality_and_same_candidate_pairs_as_baseline() -> None:
 
 
 OFFLINE_RUN = """
-from models.retail_linkage_splink import link_records_splink
-from sandbox.retail_stores import generate_customers, linkage_input
+from models.retail.linkage_splink import link_records_splink
+from sandbox.retail import generate_customers, linkage_input
 result = link_records_splink(linkage_input(generate_customers(300, seed=3)))
 assert result.stats["linked_pairs"] > 0, result.stats
 """

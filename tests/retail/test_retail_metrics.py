@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from foundation.ranking_metrics import ndcg_at_k, recall_at_k, single_target_metrics, top_k_by_partition
-from models.retail_sequences import (
+from models.retail.sequences import (
     CONTEXT_LENGTH,
     TOP_K,
     Catalogue,

@@ -19,8 +19,11 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from assets import retail
-from sandbox import retail_stores as layout
+from assets.retail.definitions import defs
+from assets.retail.partitions import store_partitions
+from assets.retail.resources import RetailStoresResource
+from assets.retail.tables import CUSTOMER_ENTITIES, ENTITY_TRANSACTIONS, STORE_CUSTOMERS
+from sandbox.retail import generate_world, match_quality, planted_truth, write_store
 
 PASSWORD = "sandbox-only-password"
 
@@ -107,7 +110,7 @@ def postgres_url():
 
 @pytest.mark.slow
 def test_ingestion_and_dedup_on_postgres(postgres_url: str, instance, storage) -> None:
-    world = layout.generate_world(n_people=300, n_stores=2, n_items=60, seed=9)
+    world = generate_world(n_people=300, n_stores=2, n_items=60, seed=9)
     admin = sa.create_engine(postgres_url.format(password=PASSWORD, db="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         for store in ("store_1", "store_2"):
@@ -115,13 +118,13 @@ def test_ingestion_and_dedup_on_postgres(postgres_url: str, instance, storage) -
     admin.dispose()
     urls = {}
     for number, store in enumerate(("store_1", "store_2"), start=1):
-        layout.write_store(postgres_url.format(password=PASSWORD, db=store), world, number, seed=9)
+        write_store(postgres_url.format(password=PASSWORD, db=store), world, number, seed=9)
         urls[store] = postgres_url.replace("{db}", store)  # keeps the {password} placeholder
 
-    stores = retail.RetailStoresResource(store_urls=urls, password=PASSWORD)
-    assert PASSWORD not in stores.safe_url("store_1")
-    instance.add_dynamic_partitions(retail.store_partitions.name, list(urls))
-    all_assets = [*retail.defs.assets, *retail.defs.asset_checks]
+    stores = RetailStoresResource(store_urls=urls, password=PASSWORD)
+    assert PASSWORD not in stores.databases().safe_url("store_1")
+    instance.add_dynamic_partitions(store_partitions.name, list(urls))
+    all_assets = [*defs.assets, *defs.asset_checks]
     resources = {"storage": storage, "retail_stores": stores}
     ingest = dg.materialize(
         all_assets,
@@ -131,16 +134,16 @@ def test_ingestion_and_dedup_on_postgres(postgres_url: str, instance, storage) -
         tags={"dagster/asset_partition_range_start": "store_1", "dagster/asset_partition_range_end": "store_2"},
     )
     assert ingest.success
-    customers = storage.delta("retail_store_customers", retail.CUSTOMERS_SCHEMA, ["store_id"]).read()
+    customers = STORE_CUSTOMERS.store(storage).read()
     assert customers.num_rows == len(world.customers)  # the planted identity-less rows are quarantined
     linkage = dg.materialize(
         all_assets, selection=["retail_catalogue", "customer_entities"], instance=instance, resources=resources
     )
     assert linkage.success
-    checks = {e.asset_check_key.name: (e.passed, e.metadata) for e in linkage.get_asset_check_evaluations()}
-    passed, metadata = checks["customer_entities_match_planted_truth"]
-    assert passed, metadata
-    assert metadata["f1"].value >= 0.95
+    assert all(e.passed for e in linkage.get_asset_check_evaluations())
+    # The planted truth, read from the PostgreSQL databases through the same reader as ingestion.
+    quality = match_quality(CUSTOMER_ENTITIES.store(storage).read().to_pandas(), planted_truth(stores.databases()))
+    assert quality["f1"] >= 0.95, quality
     merged = dg.materialize(
         all_assets,
         selection=["retail_transactions"],
@@ -149,6 +152,6 @@ def test_ingestion_and_dedup_on_postgres(postgres_url: str, instance, storage) -
         tags={"dagster/asset_partition_range_start": "store_1", "dagster/asset_partition_range_end": "store_2"},
     )
     assert merged.success
-    tx = storage.delta("retail_transactions", retail.ENTITY_TRANSACTIONS_SCHEMA, ["store_id"]).read()
+    tx = ENTITY_TRANSACTIONS.store(storage).read()
     assert tx.num_rows == len(world.transactions[world.transactions["StoreID"] <= 2])  # orphans quarantined
     assert tx.column("entity_id").null_count == 0

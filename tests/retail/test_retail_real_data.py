@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from models.retail_dedup import link_records, normalise
-from models.retail_linkage_splink import link_records_splink
+from models.retail.dedup import link_records, normalise
+from models.retail.linkage_splink import link_records_splink
 
 
 @pytest.mark.real_data

@@ -5,19 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
-from models.retail_sequences import as_arrays, split_examples
-from models.retail_shop import MAX_CART_ITEMS, start_shop
 from foundation.browser import launch_options
-from sandbox.retail_stores import generate_world, transactions_frame
+from models.retail.config import TwoTowerConfig
+from models.retail.retrieval import catalogue_features
+from models.retail.sequences import as_arrays, split_examples
+from models.retail.shop import MAX_CART_ITEMS, start_shop
+from sandbox.retail import catalogue_frame, generate_world, transactions_frame
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny saved index trained on generated purchases (people as entities)."""
-    from models.retail_two_tower import CatalogueFeatures, TwoTowerConfig, save_index, train
+    from models.retail.two_tower import save_index, train
 
     world = generate_world(n_people=300, n_items=80, seed=5)
     tx = world.transactions.merge(
@@ -25,15 +26,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         on=["StoreID", "CustomerID"],
     )
     frame = transactions_frame(world, tx, tx["PersonID"].astype(str))
-    items = world.items.set_index("ID")
     train_examples, _, _ = split_examples(frame)
-    catalogue = CatalogueFeatures(
-        items.index.to_numpy(np.int64),
-        items["DepartmentID"].to_numpy(np.int64),
-        items["BinLocation"].to_numpy(object),
-        items["FullPrice"].to_numpy(np.float32),
-        items["Description"].to_numpy(object),
-    )
+    catalogue = catalogue_features(catalogue_frame(world))
     config = TwoTowerConfig(embedding_dim=8, gru_units=8, epochs=1)
     query, embeddings, _ = train(as_arrays(train_examples), catalogue, config)
     return save_index(tmp_path_factory.mktemp("index"), query, embeddings, catalogue, config, {})

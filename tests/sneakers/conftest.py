@@ -3,28 +3,53 @@
 import dagster as dg
 import pytest
 
-import assets.sneakers as sneakers
-from sandbox.marketplace import MarketplaceConfig, MarketplaceServer
-from sandbox.marketplace_catalogue import CatalogueConfig
+from assets.sneakers.definitions import defs
+from assets.sneakers.partitions import SNEAKER_QUERIES
+from assets.sneakers.resources import SneakersMarketplaceResource
+from sandbox.sneakers.catalogue import CatalogueConfig
+from sandbox.sneakers.marketplace import PROFILE, MarketplaceConfig, MarketplaceServer
 
-ALL = (sneakers.SNEAKER_QUERIES[0], sneakers.SNEAKER_QUERIES[-1])
+ALL = (SNEAKER_QUERIES[0], SNEAKER_QUERIES[-1])
 
 
 @pytest.fixture(scope="module")
 def sandbox_shop():
     """All 25 queries, small, with 429s, slow pages, duplicates, empty prices and broken images on."""
-    config = MarketplaceConfig(catalogue=CatalogueConfig(seed=3, listings_per_query=40), rate_limit_every=9, slow_every=7, slow_s=0.2)
+    config = MarketplaceConfig(
+        catalogue=CatalogueConfig(seed=3, listings_per_query=40), rate_limit_every=9, slow_every=7, slow_s=0.2
+    )
     with MarketplaceServer(config) as server:
         yield server
 
 
-def materialize(instance, storage, base_url, selection, partition_range=None, partition=None, tags=None, strategy="scrapy", run_config=None):
+def materialize(
+    instance,
+    storage,
+    base_url,
+    selection,
+    partition_range=None,
+    partition=None,
+    tags=None,
+    strategy="scrapy",
+    run_config=None,
+):
     tags = dict(tags or {})
     if partition_range:
-        tags |= {"dagster/asset_partition_range_start": partition_range[0], "dagster/asset_partition_range_end": partition_range[1]}
-    resources = {"storage": storage, "sneakers_marketplace": sneakers.SneakerMarketplace(base_url=base_url, strategy=strategy)}
-    result = dg.materialize([*sneakers.defs.assets, *sneakers.defs.asset_checks], selection=selection, instance=instance,
-                            resources=resources, tags=tags, partition_key=partition, run_config=run_config)
+        tags |= {
+            "dagster/asset_partition_range_start": partition_range[0],
+            "dagster/asset_partition_range_end": partition_range[1],
+        }
+    marketplace = SneakersMarketplaceResource(profile_path=str(PROFILE), base_url=base_url, strategy=strategy)
+    resources = {"storage": storage, "sneakers_marketplace": marketplace}
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=selection,
+        instance=instance,
+        resources=resources,
+        tags=tags,
+        partition_key=partition,
+        run_config=run_config,
+    )
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     metadata = {}

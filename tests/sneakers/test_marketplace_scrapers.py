@@ -2,16 +2,16 @@
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from foundation.resources import REPO_ROOT
-from sandbox.marketplace import MarketplaceConfig, MarketplaceServer
-from sandbox.marketplace_catalogue import CatalogueConfig
-from scrapers.marketplace_profile import SANDBOX_PROFILE, SiteProfile
+from sandbox.sneakers.catalogue import CatalogueConfig
+from sandbox.sneakers.marketplace import PROFILE, MarketplaceConfig, MarketplaceServer
+from scrapers.marketplace.crawl import crawl_command
+from scrapers.marketplace.profile import SiteProfile
 
 QUERIES = ["air-jordan-1", "yeezy-slide", "new-balance-550"]
 
@@ -21,8 +21,12 @@ def crawl(strategy: str, profile: SiteProfile, out: Path) -> tuple[list[dict], d
     profile_file = out.with_suffix(".yaml")
     profile_file.write_text(yaml.safe_dump(profile.to_dict()))
     done = subprocess.run(
-        [sys.executable, "-m", "scrapers.marketplace_crawl", "--strategy", strategy, "--profile", str(profile_file), "--out", str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=240, check=True,
+        crawl_command(strategy, profile_file, out),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
     )
     stats = json.loads(done.stdout.strip().splitlines()[-1])
     return [json.loads(line) for line in out.read_text().splitlines()], stats
@@ -32,7 +36,11 @@ def crawl(strategy: str, profile: SiteProfile, out: Path) -> tuple[list[dict], d
 def marketplace():
     config = MarketplaceConfig(
         catalogue=CatalogueConfig(seed=11, listings_per_query=90, queries=QUERIES),
-        duplicate_share=0.5, rate_limit_every=4, retry_after_s=1, slow_every=3, slow_s=0.3,
+        duplicate_share=0.5,
+        rate_limit_every=4,
+        retry_after_s=1,
+        slow_every=3,
+        slow_s=0.3,
     )
     with MarketplaceServer(config) as server:
         yield server
@@ -40,7 +48,7 @@ def marketplace():
 
 @pytest.mark.slow
 def test_both_strategies_agree_exactly_on_the_catalogue(marketplace, tmp_path):
-    profile = SiteProfile.load(SANDBOX_PROFILE, base_url=marketplace.base_url, queries=QUERIES, page_size=30)
+    profile = SiteProfile.load(PROFILE, base_url=marketplace.base_url, queries=QUERIES, page_size=30)
     expected = marketplace.shop.expected_ids(QUERIES)
     results = {}
     for strategy in ("scrapy", "playwright"):
@@ -48,7 +56,9 @@ def test_both_strategies_agree_exactly_on_the_catalogue(marketplace, tmp_path):
         records, stats = crawl(strategy, profile, tmp_path / f"{strategy}.jsonl")
         ids = [r["listing_id"] for r in records if "reject" not in r]
         assert len(ids) == len(set(ids)), f"{strategy} emitted duplicates"
-        assert set(ids) == expected, f"{strategy}: missing {sorted(expected - set(ids))[:5]}, extra {sorted(set(ids) - expected)[:5]}"
+        assert set(ids) == expected, (
+            f"{strategy}: missing {sorted(expected - set(ids))[:5]}, extra {sorted(set(ids) - expected)[:5]}"
+        )
         assert marketplace.shop.stats.rate_limited > before, "the sandbox served no 429 to this strategy"
         assert stats["rate_limited"] >= 1
         assert stats["duplicates"] >= 1  # the shop re-sent cards, the scraper dropped them
@@ -56,14 +66,20 @@ def test_both_strategies_agree_exactly_on_the_catalogue(marketplace, tmp_path):
     # Same records, not just the same ids (scraped_at aside).
     for listing_id, record in results["scrapy"].items():
         other = results["playwright"][listing_id]
-        assert {k: v for k, v in record.items() if k != "scraped_at"} == {k: v for k, v in other.items() if k != "scraped_at"}
+        assert {k: v for k, v in record.items() if k != "scraped_at"} == {
+            k: v for k, v in other.items() if k != "scraped_at"
+        }
     sample = results["scrapy"][min(expected)]
-    assert sample["model"] == "AJ 1" and sample["brand"] == "AIR JORDAN" and sample["source_url"].startswith(marketplace.base_url)
+    assert (
+        sample["model"] == "AJ 1"
+        and sample["brand"] == "AIR JORDAN"
+        and sample["source_url"].startswith(marketplace.base_url)
+    )
 
 
 @pytest.mark.slow
 def test_scrapy_renders_pages_with_scrapy_playwright_when_a_site_has_no_api(marketplace, tmp_path):
-    profile = SiteProfile.load(SANDBOX_PROFILE, base_url=marketplace.base_url, queries=QUERIES[1:2], api_path="")
+    profile = SiteProfile.load(PROFILE, base_url=marketplace.base_url, queries=QUERIES[1:2], api_path="")
     records, stats = crawl("scrapy", profile, tmp_path / "rendered.jsonl")
     listings = [r for r in records if "reject" not in r]
     assert {r["listing_id"] for r in listings} == marketplace.shop.expected_ids(QUERIES[1:2])
@@ -76,7 +92,9 @@ def test_scrapy_renders_pages_with_scrapy_playwright_when_a_site_has_no_api(mark
 
 @pytest.mark.slow
 def test_scrapy_obeys_robots_txt(marketplace, tmp_path):
-    profile = SiteProfile.load(SANDBOX_PROFILE, base_url=marketplace.base_url, queries=QUERIES[:1], api_path="/api/internal/search")
+    profile = SiteProfile.load(
+        PROFILE, base_url=marketplace.base_url, queries=QUERIES[:1], api_path="/api/internal/search"
+    )
     records, stats = crawl("scrapy", profile, tmp_path / "robots.jsonl")
     assert records == []
     assert stats["scrapy"].get("robotstxt/forbidden") == 1

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sandbox.marketplace_images import BROKEN_FORMS, GOOD_FORMS, render
-from scrapers.sneaker_images import ImageRejected, normalise, normalise_all, normalise_or_reason
+from sandbox.sneakers.images import BROKEN_FORMS, GOOD_FORMS, render
+from scrapers.sneakers.images import ImageRejected, normalise, normalise_all, normalise_or_reason
 
 COLOURWAY = ("University Red", "Black")
 
@@ -44,13 +44,17 @@ def test_exif_rotation_is_applied():
 
 
 def test_cmyk_colours_survive():
-    data, _ = render("00000042", seed=7, model_index=3, brand="Nike", colourway=("Royal Blue", "Royal Blue"), form="cmyk_jpeg")
+    data, _ = render(
+        "00000042", seed=7, model_index=3, brand="Nike", colourway=("Royal Blue", "Royal Blue"), form="cmyk_jpeg"
+    )
     img = _decode(normalise(data).jpeg)
     r, g, b = img.getpixel((112, 130))
     assert b > r and b > g  # still blue, not inverted
 
 
-@pytest.mark.parametrize(("form", "reason"), [("truncated", "corrupt"), ("not_image", "not_an_image"), ("bomb", "decompression_bomb")])
+@pytest.mark.parametrize(
+    ("form", "reason"), [("truncated", "corrupt"), ("not_image", "not_an_image"), ("bomb", "decompression_bomb")]
+)
 def test_broken_files_are_rejected_with_a_reason(form, reason):
     assert form in BROKEN_FORMS
     data, _ = render("00000042", seed=7, model_index=3, brand="Nike", colourway=COLOURWAY, form=form)
@@ -116,8 +120,10 @@ def test_small_images_are_scaled_up_to_fill_the_long_side():
 
 def test_parallel_normalisation_keeps_order_and_reasons():
     forms = [*GOOD_FORMS, *BROKEN_FORMS] * 3
-    blobs = [render(f"000001{i:02d}", seed=7, model_index=i % 25, brand="Nike", colourway=COLOURWAY, form=form)[0]
-             for i, form in enumerate(forms)]
+    blobs = [
+        render(f"000001{i:02d}", seed=7, model_index=i % 25, brand="Nike", colourway=COLOURWAY, form=form)[0]
+        for i, form in enumerate(forms)
+    ]
     serial = [normalise_or_reason(b) for b in blobs]
     parallel = list(normalise_all(blobs, workers=2))
     assert [r and r.split(":")[0] for _, r in parallel] == [r and r.split(":")[0] for _, r in serial]

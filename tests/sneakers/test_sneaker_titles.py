@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from scrapers.sneaker_titles import DEFAULT_VOCABULARY, ORIGINAL_MODELS, SneakerVocabulary, colourway_of, parse_price
+from scrapers.sneakers.titles import DEFAULT_VOCABULARY, ORIGINAL_MODELS, SneakerVocabulary, colourway_of, parse_price
 
 
 @pytest.mark.parametrize(
@@ -78,6 +78,8 @@ def test_real_goat_titles_of_the_24_known_models_parse(shared_data):
         model_agrees += result.model == labels[0]
         brand_agrees += result.brand == brand_of[labels[0]]
     assert total > 2000
-    print(f"parsed {parsed / total:.3f}, model agrees {model_agrees / total:.3f}, brand agrees {brand_agrees / total:.3f}")
+    print(
+        f"parsed {parsed / total:.3f}, model agrees {model_agrees / total:.3f}, brand agrees {brand_agrees / total:.3f}"
+    )
     assert parsed / total >= 0.97
     assert brand_agrees / total >= 0.97

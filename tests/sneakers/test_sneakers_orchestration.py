@@ -4,8 +4,12 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pyarrow as pa
+import pytest
 
-from assets.sneakers import IMAGES_SCHEMA, SNEAKER_QUERIES, defs, sneakers_daily_scrape, sneakers_new_images_sensor
+from assets.sneakers.automation import sneakers_daily_scrape, sneakers_new_images_sensor
+from assets.sneakers.definitions import defs
+from assets.sneakers.partitions import SNEAKER_QUERIES
+from assets.sneakers.tables import IMAGES
 
 
 def test_daily_schedule_requests_every_query_once_per_day():
@@ -22,12 +26,12 @@ def test_sensor_fires_once_per_new_images_version(storage):
             return sneakers_new_images_sensor(context)
 
     assert tick(None).skip_reason is not None  # no table yet
-    store = storage.delta("sneaker_images", IMAGES_SCHEMA, ["query"])
+    store = IMAGES.store(storage)
     store.ensure()
     first = tick(None)
     assert len(first.run_requests) == 1 and first.cursor == "0"
     assert tick("0").skip_reason is not None
-    store.append(pa.Table.from_pylist([], schema=IMAGES_SCHEMA))
+    store.append(pa.Table.from_pylist([], schema=IMAGES.schema))
     assert tick("0").cursor == "1"
 
 
@@ -36,3 +40,28 @@ def test_definitions_carry_jobs_checks_and_domain_resources_only(storage):
     bound = dg.Definitions.merge(defs, dg.Definitions(resources={"storage": storage}))
     jobs = set(bound.get_repository_def().job_names)
     assert {"sneakers_ingest", "sneakers_dataset", "sneakers_training"} <= jobs
+
+
+def test_model_assets_fail_clearly_before_any_cnn_is_trained(storage, instance):
+    from assets.sneakers.training import sneaker_meta_models
+
+    result = dg.materialize(
+        [sneaker_meta_models], instance=instance, resources={"storage": storage}, raise_on_error=False
+    )
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    assert "no sneaker_cnn has been trained yet" in failure.message
+
+
+def test_the_marketplace_profile_comes_from_the_environment_not_the_sandbox(monkeypatch):
+    from assets.sneakers.resources import PROFILE_ENV_VAR
+
+    monkeypatch.delenv(PROFILE_ENV_VAR, raising=False)
+    marketplace = defs.resources["sneakers_marketplace"]
+    assert isinstance(marketplace.profile_path, dg.EnvVar)  # no sandbox default; resolved when a run starts
+    assert marketplace.profile_path.env_var_name == PROFILE_ENV_VAR
+    with pytest.raises(dg.DagsterInvalidConfigError, match=PROFILE_ENV_VAR):
+        dg.materialize(
+            [a for a in defs.assets if a.key.to_user_string() == "sneaker_tfrecords"],
+            resources={"sneakers_marketplace": marketplace, "storage": dg.ResourceDefinition.none_resource()},
+        )

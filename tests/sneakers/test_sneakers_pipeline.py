@@ -9,22 +9,24 @@ import pyarrow.compute as pc
 import pytest
 from PIL import Image
 
-from assets.sneakers import IMAGES_SCHEMA, PREDICTIONS_SCHEMA, SPLITS_SCHEMA
-from models import sneaker_cnn
+from assets.sneakers import automation
+from assets.sneakers.tables import CNN_MODEL, IMAGES, LISTINGS, PREDICTIONS, PRICE_HISTORY, SPLITS, TRAINING_SET
 from foundation.storage.tfrecords import read_manifest
-from scrapers.sneaker_listings import LISTINGS_SCHEMA, PRICE_HISTORY_SCHEMA
+from models.sneakers import cnn as sneaker_cnn
 
 from .conftest import ALL, materialize
 
-INGEST = ["sneaker_listings", "sneaker_price_history", "sneaker_images"]
+INGEST = list(automation.INGEST)
 
 
 @pytest.mark.slow
 def test_pipeline_end_to_end_idempotent_with_price_history_quarantine_and_models(instance, storage, sandbox_shop):
     url = sandbox_shop.base_url
-    meta, checks = materialize(instance, storage, url, INGEST, partition_range=ALL, tags={"sneakers/scrape_date": "2026-11-01"})
+    meta, checks = materialize(
+        instance, storage, url, INGEST, partition_range=ALL, tags={"sneakers/scrape_date": "2026-11-01"}
+    )
     assert all(checks.values()), checks
-    listings = storage.delta("sneaker_listings", LISTINGS_SCHEMA, ["query"]).read()
+    listings = LISTINGS.store(storage).read()
     expected = sandbox_shop.shop.expected_ids()
     assert sorted(listings.column("listing_id").to_pylist()) == sorted(expected)  # none missing, none twice
     assert meta["sneaker_listings"]["rate_limited_429"] >= 1
@@ -32,45 +34,72 @@ def test_pipeline_end_to_end_idempotent_with_price_history_quarantine_and_models
     images = meta["sneaker_images"]
     assert images["quarantined_rows"] > 0
     assert set(images["quarantine_reasons"]) <= {"placeholder_image", "corrupt", "not_an_image", "decompression_bomb"}
-    image_rows = storage.delta("sneaker_images", IMAGES_SCHEMA, ["query"]).read()
+    image_rows = IMAGES.store(storage).read()
     path = Path(image_rows.column("path")[0].as_py())
     assert Image.open(path).size == (224, 224)
 
     # The same day again: nothing doubles; good images are not downloaded again (failed ones are retried).
     retried = images["quarantined_rows"] - images["quarantine_reasons"].get("placeholder_image", 0)
-    meta, checks = materialize(instance, storage, url, INGEST, partition_range=ALL, tags={"sneakers/scrape_date": "2026-11-01"})
+    meta, checks = materialize(
+        instance, storage, url, INGEST, partition_range=ALL, tags={"sneakers/scrape_date": "2026-11-01"}
+    )
     assert all(checks.values()), checks
-    assert storage.delta("sneaker_listings", LISTINGS_SCHEMA, ["query"]).count() == len(expected)
-    assert storage.delta("sneaker_price_history", PRICE_HISTORY_SCHEMA, ["scrape_date"]).count() == len(expected)
+    assert LISTINGS.store(storage).count() == len(expected)
+    assert PRICE_HISTORY.store(storage).count() == len(expected)
     assert meta["sneaker_images"]["downloaded"] == retried
     assert meta["sneaker_images"]["reused_from_earlier_runs"] == image_rows.num_rows
-    assert storage.delta("sneaker_images", IMAGES_SCHEMA, ["query"]).count() == image_rows.num_rows
+    assert IMAGES.store(storage).count() == image_rows.num_rows
 
     # The next day, one query re-scraped (through the browser): its prices join the history.
-    meta, checks = materialize(instance, storage, url, INGEST, partition="yeezy-slide", tags={"sneakers/scrape_date": "2026-11-02"},
-                               strategy="playwright")
+    meta, checks = materialize(
+        instance,
+        storage,
+        url,
+        INGEST,
+        partition="yeezy-slide",
+        tags={"sneakers/scrape_date": "2026-11-02"},
+        strategy="playwright",
+    )
     assert all(checks.values()), checks
-    history = storage.delta("sneaker_price_history", PRICE_HISTORY_SCHEMA, ["scrape_date"]).read()
+    history = PRICE_HISTORY.store(storage).read()
     per_day = Counter(str(d) for d in history.column("scrape_date").to_pylist())
     assert per_day == {"2026-11-01": len(expected), "2026-11-02": 40}
-    assert storage.delta("sneaker_listings", LISTINGS_SCHEMA, ["query"]).count() == len(expected)
+    assert LISTINGS.store(storage).count() == len(expected)
 
     # TFRecords: three leak-free splits with every feature the models need.
     meta, checks = materialize(instance, storage, url, ["sneaker_tfrecords"])
     assert checks == {"sneaker_splits_do_not_leak": True}
     tf_meta = meta["sneaker_tfrecords"]
-    manifest = read_manifest(storage.tfrecords_uri("sneakers", "train"))
-    assert set(manifest.features) == {"listing_id", "image", "title", "price", "price_bin", "price_quantile", "model", "brand"}
+    manifest = read_manifest(TRAINING_SET.uri(storage, "train"))
+    assert set(manifest.features) == {
+        "listing_id",
+        "image",
+        "title",
+        "price",
+        "price_bin",
+        "price_quantile",
+        "model",
+        "brand",
+    }
     assert manifest.features["model"].length == 25 and manifest.features["brand"].length == 6
-    assert manifest.metadata["vocabularies"]["brand"] == ["ADIDAS", "AIR JORDAN", "BAPESTA", "NEW BALANCE", "NIKE", "YEEZY"]
-    splits = storage.delta("sneaker_splits", SPLITS_SCHEMA).read()
+    assert manifest.metadata["vocabularies"]["brand"] == [
+        "ADIDAS",
+        "AIR JORDAN",
+        "BAPESTA",
+        "NEW BALANCE",
+        "NIKE",
+        "YEEZY",
+    ]
+    splits = SPLITS.store(storage).read()
     assert splits.num_rows == sum(tf_meta["examples"].values())
     assert tf_meta["skipped"]["no_price"] > 0
 
     # Models: tiny CNN, stacking, predictions, evaluation next to the baselines.
-    meta, checks = materialize(instance, storage, url, ["sneaker_cnn", "sneaker_meta_models", "sneaker_predictions", "sneaker_evaluation"])
+    meta, checks = materialize(instance, storage, url, list(automation.TRAINING))
     version = meta["sneaker_cnn"]["model_version"]
-    assert version.startswith("tiny-")
+    store = storage.model_store(CNN_MODEL)
+    assert meta["sneaker_cnn"]["architecture"] == "tiny"
+    assert store.versions() == [version] and store.latest() == version
     evaluation = meta["sneaker_evaluation"]
     print(evaluation["metrics"])
     assert evaluation["cnn_beats_majority"] == {"price_bin": True, "price_quantile": True, "model": True, "brand": True}
@@ -80,16 +109,24 @@ def test_pipeline_end_to_end_idempotent_with_price_history_quarantine_and_models
         assert ("median_model_price" in methods) == head.startswith("price")
     assert "data:image/png;base64," in evaluation["report"]
 
-    predictions = storage.delta("sneaker_predictions", PREDICTIONS_SCHEMA, ["model_version"]).read()
-    keys = Counter(zip(predictions.column("listing_id").to_pylist(), predictions.column("head").to_pylist(), strict=True))
+    predictions = PREDICTIONS.store(storage).read()
+    keys = Counter(
+        zip(predictions.column("listing_id").to_pylist(), predictions.column("head").to_pylist(), strict=True)
+    )
     assert max(keys.values()) == 1 and len(keys) == 4 * splits.num_rows
 
     # The saved model reloads and reproduces the stored predictions exactly.
-    model, settings, info = sneaker_cnn.load(storage.model_path("sneaker_cnn", version))
-    ids, probabilities, _ = sneaker_cnn.predict(model, storage.tfrecords_uri("sneakers", "test"), settings)
-    stored = {(r["listing_id"], r["head"]): r["cnn_probabilities"]
-              for r in predictions.filter(pc.equal(pc.field("split"), "test")).to_pylist()}
+    model, settings, info = sneaker_cnn.load(store.path(version))
+    ids, probabilities, _ = sneaker_cnn.predict(model, TRAINING_SET.uri(storage, "test"), settings)
+    stored = {
+        (r["listing_id"], r["head"]): r["cnn_probabilities"]
+        for r in predictions.filter(pc.equal(pc.field("split"), "test")).to_pylist()
+    }
     for head in settings.heads:
         expected_rows = np.array([stored[(i, head)] for i in ids], dtype=np.float32)
         np.testing.assert_array_equal(probabilities[head].astype(np.float32), expected_rows)
     assert info["trained_from"]["splits_table_version"] == tf_meta["splits_table_version"]
+    # Meta-models and the evaluation report were added to the CNN's version; the manifest records its data.
+    assert {"meta_models.pkl", "validation_oof.npz", "evaluation.md"} <= {p.name for p in store.path(version).iterdir()}
+    assert store.manifest(version)["data_versions"]["splits_table_version"] == tf_meta["splits_table_version"]
+    assert store.read_text("evaluation.md", version) == evaluation["report"]

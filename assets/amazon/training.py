@@ -1,0 +1,108 @@
+"""Recommenders, each fitted and evaluated on the same temporal leave-last-out split of a dataset tag, then compared.
+
+Each model publishes a version to the model store `amazon_<name>/<tag>` (metrics.json, and mult_dae.keras for the
+autoencoder); the comparison reads their latest versions and publishes `amazon_comparison/<tag>` (comparison.md)
+and the `amazon_model_metrics` rows. The work is models/amazon/training.py and comparison.py.
+"""
+
+import json
+
+import dagster as dg
+import polars as pl
+
+from assets.amazon.automation import MODEL_ASSETS, MODELS_CRON
+from assets.amazon.dataset import amazon_dataset
+from assets.amazon.partitions import dataset_partitions
+from assets.amazon.resources import AmazonModelSettingsResource
+from assets.amazon.tables import DATASET_RATINGS, MODEL_METRICS
+from foundation.automation import derived_table, retrain
+from foundation.resources import StorageResource
+from foundation.storage.delta_tables import Window
+from models.amazon.comparison import compare
+from models.amazon.recommenders import Split, temporal_leave_last_out
+from models.amazon.training import MODEL_NAMES, headline_metrics, train_and_evaluate
+
+
+def load_split(storage: StorageResource, tag: str) -> Split:
+    """The temporal leave-last-out split of a built dataset tag."""
+    ratings = pl.from_arrow(DATASET_RATINGS.store(storage).read(Window.of("tag", tag)))
+    if ratings.height == 0:
+        raise dg.Failure(
+            description=f"amazon_dataset_ratings has no rows for tag {tag!r}: build it first",
+            metadata={"tag": tag},
+        )
+    return temporal_leave_last_out(ratings)
+
+
+def _model_asset(name: str, asset_name: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=asset_name,
+        partitions_def=dataset_partitions,
+        deps=[amazon_dataset],
+        group_name="amazon",
+        kinds={"keras" if name == "autoencoder" else "numpy"},
+        description=f"The {name} recommender fitted on the tag's training split and ranked over the full catalogue.",
+        # Training is the expensive step: at most daily, and only for tags whose dataset was rebuilt since.
+        automation_condition=retrain(MODELS_CRON),
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        storage: StorageResource,
+        amazon_model_settings: AmazonModelSettingsResource,
+    ) -> dg.MaterializeResult:
+        tag = context.partition_key
+        split = load_split(storage, tag)
+        model = amazon_model_settings.make(name, context.log)
+        store = storage.model_store(f"amazon_{name}", tag)
+        data_versions = {
+            "amazon_dataset": storage.model_store("amazon_dataset", tag).latest(),
+            "amazon_dataset_ratings": DATASET_RATINGS.store(storage).version(),
+        }
+        params = amazon_model_settings.model_dump()
+        with store.publish(context.run_id, data_versions=data_versions, params=params) as draft:
+            report = train_and_evaluate(model, split, name, tag, draft.path, context.log)
+            draft.metrics = headline_metrics(report)
+        return dg.MaterializeResult(
+            metadata=headline_metrics(report)
+            | {
+                "fit_seconds": round(report["fit_seconds"], 2),
+                "eval_seconds": round(report["eval_seconds"], 2),
+                "test_users": report["test_users"],
+                "catalogue_items": report["items"],
+                "model_version": draft.version,
+                "model_folder": dg.MetadataValue.path(str(store.path(draft.version))),
+            }
+        )
+
+    return _asset
+
+
+model_assets = [_model_asset(name, key) for name, key in zip(MODEL_NAMES, MODEL_ASSETS, strict=True)]
+
+
+@dg.asset(
+    partitions_def=dataset_partitions,
+    deps=model_assets,
+    group_name="amazon",
+    kinds={"delta"},
+    description="Every recommender of the tag side by side on the same split (markdown + Delta amazon_model_metrics).",
+    automation_condition=derived_table(),  # cheap: follows the retrained models (in the same run at a cron tick)
+)
+def amazon_model_comparison(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    tag = context.partition_key
+    stores = {name: storage.model_store(f"amazon_{name}", tag) for name in MODEL_NAMES}
+    versions = {f"amazon_{name}": store.require() for name, store in stores.items()}
+    reports = [json.loads(stores[name].read_text("metrics.json", versions[f"amazon_{name}"])) for name in MODEL_NAMES]
+    comparison = compare(tag, reports)
+    with storage.model_store("amazon_comparison", tag).publish(context.run_id, data_versions=versions) as draft:
+        (draft.path / "comparison.md").write_text(comparison.markdown + "\n")
+    result = MODEL_METRICS.store(storage).overwrite(comparison.rows, Window.of("tag", tag))
+    context.log.info("\n" + comparison.table)
+    return dg.MaterializeResult(
+        metadata=result.metadata()
+        | {
+            "comparison": dg.MetadataValue.md(comparison.markdown),
+            "ndcg_at_10_chart": dg.MetadataValue.md(comparison.ndcg_chart),
+            "comparison_version": draft.version,
+        }
+    )

@@ -1,0 +1,96 @@
+"""Jobs, the landing sensor and the retraining schedule; the cron the training assets' `retrain(...)`
+conditions and the schedule share is defined here once."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from assets.dunnhumby.partitions import week_partitions
+from assets.dunnhumby.tables import LANDING_SOURCE
+from foundation.resources import StorageResource
+from scrapers.dunnhumby.week_files import week_of
+
+# The names an operator (or an integration test) needs: see docs/dunnhumby.md.
+SENSOR_NAME = "dunnhumby_landing_sensor"
+WEEKLY_JOB_NAME = "dunnhumby_weekly_job"
+TRAINING_JOB_NAME = "dunnhumby_training_job"
+
+# Weekly retraining once new weeks arrived (files land over the weekend): Mondays 03:00. Used by the
+# training assets' automation conditions (foundation/automation.py `retrain`) and the schedule below.
+RETRAIN_CRON = "0 3 * * 1"
+
+# Jobs select by asset key, so this module needs no asset module (the training assets import RETRAIN_CRON).
+weekly_job = dg.define_asset_job(
+    WEEKLY_JOB_NAME,
+    selection=dg.AssetSelection.assets("dunnhumby_transactions", "dunnhumby_baskets", "dunnhumby_next_basket_scores"),
+    partitions_def=week_partitions,
+    description="Ingest one (or a range of) shop week(s) and score its customers with the existing model.",
+)
+
+training_job = dg.define_asset_job(
+    TRAINING_JOB_NAME,
+    selection=dg.AssetSelection.assets(
+        "dunnhumby_customer_basket_sequences",
+        "dunnhumby_basket_missions",  # the three outputs of the dunnhumby_shopping_missions multi-asset
+        "dunnhumby_mission_profiles",
+        "dunnhumby_mission_top_products",
+        "dunnhumby_next_basket_model",
+    ),
+    description="Rebuild sequences, refit the shopping missions and retrain the next-basket model.",
+)
+
+
+def _fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
+
+
+@dg.sensor(
+    name=SENSOR_NAME,
+    job=weekly_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="New or replaced transactions_YYYYWW.csv[.gz] in the landing folder -> one weekly run per week.",
+)
+def dunnhumby_landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
+    """The cursor maps each file name to the size and mtime it was launched for, so a file is run once,
+    also across daemon restarts, and a replaced file (a corrected re-delivery) is run again."""
+    landing = storage.landing_path(LANDING_SOURCE)
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    new_by_week: dict[str, Path] = {}
+    for path in sorted(landing.iterdir()):
+        week = week_of(path)
+        if week is None or not path.is_file() or seen.get(path.name) == _fingerprint(path):
+            continue
+        new_by_week[week] = path
+    if not new_by_week:
+        return dg.SensorResult(skip_reason=f"no new week files in {landing}", cursor=context.cursor)
+    known = set(context.instance.get_dynamic_partitions(week_partitions.name))
+    runs = []
+    for week, path in sorted(new_by_week.items()):
+        fingerprint = _fingerprint(path)
+        seen[path.name] = fingerprint
+        runs.append(
+            dg.RunRequest(
+                partition_key=week,
+                run_key=f"{path.name}:{fingerprint}",
+                tags={"dunnhumby/source_file": path.name},
+            )
+        )
+    new_weeks = sorted(set(new_by_week) - known)
+    return dg.SensorResult(
+        run_requests=runs,
+        dynamic_partitions_requests=[week_partitions.build_add_request(new_weeks)] if new_weeks else [],
+        cursor=json.dumps(seen, sort_keys=True),
+    )
+
+
+weekly_retraining_schedule = dg.ScheduleDefinition(
+    name="dunnhumby_weekly_retraining_schedule",
+    job=training_job,
+    cron_schedule=RETRAIN_CRON,  # Mondays 03:00, after the weekend's files
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    # Unconditional; the training assets' automation conditions already retrain weekly when new weeks arrived.
+    description="Retrain every Monday even without new weeks (the automation conditions retrain only after new ones).",
+)

@@ -1,0 +1,143 @@
+"""Ingestion: the shop-week calendar, the weekly transaction files (bad lines quarantined, unusable files
+rejected whole) and the baskets built from them."""
+
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assets.dunnhumby.partitions import WEEK, week_partitions
+from assets.dunnhumby.resources import DunnhumbyModelsResource
+from assets.dunnhumby.tables import BASKETS, CALENDAR, LANDING_SOURCE, TRANSACTIONS
+from foundation.automation import derived_table
+from foundation.progress import Progress
+from foundation.resources import StorageResource
+from foundation.storage.delta_tables import Window
+from foundation.storage.quarantine import TooManyRejects
+from models.dunnhumby.baskets import baskets_from_lines
+from scrapers.dunnhumby.week_files import (
+    CALENDAR_FILE,
+    FileRejected,
+    landed_file,
+    parse_week_file,
+    read_calendar,
+    week_file_name,
+)
+
+GROUP = "dunnhumby"
+
+
+def partition_weeks(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[str]:
+    """The weeks of a run: one, or every week of a single-run range backfill."""
+    return sorted(context.partition_keys)
+
+
+@dg.asset(
+    group_name=GROUP,
+    description="The shop-week calendar (`time.csv` in the landing folder).",
+    kinds={"delta"},
+)
+def dunnhumby_shop_calendar(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    path = storage.landing_path(LANDING_SOURCE) / CALENDAR_FILE
+    if not path.exists():
+        raise dg.Failure(
+            description=f"no calendar at {path}: drop the dataset's {CALENDAR_FILE} there",
+            metadata={"expected_file": dg.MetadataValue.path(str(path))},
+        )
+    table = read_calendar(path)
+    result = CALENDAR.store(storage).replace_all(table)
+    return dg.MaterializeResult(metadata=result.metadata() | {"source_file": dg.MetadataValue.path(str(path))})
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=week_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="Weekly transaction lines, explicit schema, both column variants; bad lines quarantined.",
+    kinds={"delta"},
+)
+def dunnhumby_transactions(
+    context: dg.AssetExecutionContext, storage: StorageResource, dunnhumby_models: DunnhumbyModelsResource
+) -> dg.MaterializeResult:
+    landing = storage.landing_path(LANDING_SOURCE)
+    tables, per_week, rejected_files = [], {}, {}
+    weeks = partition_weeks(context)
+    progress = Progress(context.log, "transaction lines")
+    for week in weeks:
+        path = landed_file(landing, week)
+        if path is None:
+            raise dg.Failure(
+                description=f"no landed file for shop week {week} in {landing} ({week_file_name(week, False)}[.gz])",
+                metadata={"landing": dg.MetadataValue.path(str(landing)), "week": week},
+            )
+        quarantine = storage.quarantine(LANDING_SOURCE, week)
+        try:
+            parsed = parse_week_file(path, week)
+        except FileRejected as error:
+            # The whole file is unusable: record why, leave the week's previous rows untouched, fail below.
+            quarantine.reject(path.name, str(error), location=str(path))
+            quarantine.commit(context.run_id)
+            rejected_files[week] = str(error)
+            context.log.error(str(error))
+            continue
+        progress.advance(parsed.rows_read)
+        for reject in parsed.rejects:
+            quarantine.reject(reject.raw, reject.reason, reject.location)
+        quarantine_meta = quarantine.commit(context.run_id)
+        try:
+            quarantine.check_share(parsed.rows_read, dunnhumby_models.max_reject_share)
+        except TooManyRejects as error:
+            rejected_files[week] = str(error)
+            continue
+        tables.append(parsed.table)
+        anonymous = pc.sum(parsed.table["IS_ANONYMOUS"]).as_py() or 0
+        per_week[week] = {
+            "file": path.name,
+            "variant": parsed.variant,
+            "rows_read": parsed.rows_read,
+            "rows_kept": parsed.table.num_rows,
+            "quarantined": quarantine.count,
+            "anonymous_share": round(anonymous / max(parsed.table.num_rows, 1), 4),
+            "quarantine_reasons": quarantine.reasons(),
+        }
+        context.log.info(f"{path.name}: {per_week[week]}; quarantine {quarantine_meta['quarantine_table'].value}")
+
+    progress.done()
+    metadata: dict[str, Any] = {"weeks": dg.MetadataValue.json(per_week), **progress.metadata()}
+    if tables:
+        result = TRANSACTIONS.store(storage).overwrite(pa.concat_tables(tables), Window.of(WEEK, *per_week))
+        metadata |= result.metadata()
+        metadata["quarantined_rows"] = sum(w["quarantined"] for w in per_week.values())
+        if len(per_week) == 1:
+            metadata["anonymous_share"] = next(iter(per_week.values()))["anonymous_share"]
+    if rejected_files:
+        raise dg.Failure(
+            description=f"rejected {len(rejected_files)} week file(s): " + "; ".join(rejected_files.values()),
+            metadata={"rejected": dg.MetadataValue.json(rejected_files), **metadata},
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=week_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dunnhumby_transactions],
+    description="One row per basket: its products, quantities, totals and basket attributes.",
+    kinds={"delta"},
+    automation_condition=derived_table(),  # cheap, per week; the weekly job already builds it with its week
+)
+def dunnhumby_baskets(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+    window = Window.of(WEEK, *partition_weeks(context))
+    baskets = baskets_from_lines(TRANSACTIONS.store(storage).read(window))
+    result = BASKETS.store(storage).overwrite(baskets, window)
+    anonymous = pc.sum(baskets["IS_ANONYMOUS"]).as_py() or 0
+    return dg.MaterializeResult(
+        metadata=result.metadata()
+        | {
+            "baskets": baskets.num_rows,
+            "anonymous_baskets": anonymous,
+            "mean_items": round(float(pc.mean(baskets["N_ITEMS"]).as_py() or 0.0), 2),
+        }
+    )

@@ -1,0 +1,110 @@
+"""The Amazon recommendations page: pick a user and see their history next to each model's top 10.
+
+Plain server-rendered HTML (no JavaScript needed) on the standard library's HTTP server. The models are the
+ones the pipeline evaluates, fitted on the same training split, so a held-out item appearing in a top-10 list
+(highlighted) is exactly a hit that Recall@10 counts. `storefront serve amazon --tag T` loads the tag and
+serves it (pipelines/commands/amazon_ui.py).
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+
+from models.amazon.recommenders import Recommender, Split
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Storefront · Amazon recommendations · {tag}</title>
+<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse;margin:0 2em 1em 0}}
+td,th{{border:1px solid #ccc;padding:2px 6px;font-size:13px}} .hit{{background:#c8f7c5;font-weight:bold}}
+.models{{display:flex;flex-wrap:wrap}}</style></head><body>
+<h1>Amazon recommendations <small>dataset {tag}</small></h1>
+<form method="get" action="/"><label>User <select name="user" id="user">{options}</select></label>
+<button type="submit" id="show">Show</button></form>{body}</body></html>"""
+
+
+@dataclass
+class RecommendationsApp:
+    """Everything the page needs, computed once: the split, item titles and fitted models."""
+
+    tag: str
+    split: Split
+    titles: dict[str, str]
+    models: dict[str, Recommender] = field(default_factory=dict)
+    users: list[str] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls, tag: str, split: Split, titles: dict[str, str], models: dict[str, Recommender]
+    ) -> RecommendationsApp:
+        """The page for fitted `models`; the user list is the 200 busiest test users (most training ratings)."""
+        activity = np.diff(split.train.matrix.indptr)
+        tested = np.array(sorted(split.test), dtype=np.int64)
+        busiest = tested[np.argsort(-activity[tested], kind="stable")][:200]
+        return cls(tag, split, titles, models, [str(split.train.user_ids[u]) for u in busiest])
+
+    def render(self, user: str | None) -> str:
+        options = "".join(
+            f'<option value="{html.escape(u)}"{" selected" if u == user else ""}>{html.escape(u)}</option>'
+            for u in self.users
+        )
+        body = self._user_section(user) if user else "<p>Pick a user.</p>"
+        return PAGE.format(tag=html.escape(self.tag), options=options, body=body)
+
+    def _title(self, item: str) -> str:
+        return html.escape(self.titles.get(item) or item)
+
+    def _user_section(self, user: str) -> str:
+        train = self.split.train
+        try:
+            row = train.user_row(user)
+        except KeyError:
+            return f'<p id="error">Unknown user {html.escape(user)}</p>'
+        seen = [str(train.item_ids[i]) for i in train.matrix[row].indices]
+        held = {str(train.item_ids[i]) for i in self.split.test.get(row, [])}
+        history = "".join(
+            f'<tr data-item="{html.escape(i)}"><td>{html.escape(i)}</td><td>{self._title(i)}</td></tr>' for i in seen
+        )
+        parts = [
+            f'<h2>History of {html.escape(user)}</h2><table id="history"><tr><th>item</th><th>title</th></tr>{history}</table>',
+            f'<p>Held out (the latest rating): <span id="held-out">{", ".join(map(self._title, held)) or "none"}</span></p>',
+            '<div class="models">',
+        ]
+        for name, model in self.models.items():
+            rows = "".join(
+                f'<tr class="{"hit" if item in held else ""}" data-item="{html.escape(item)}">'
+                f"<td>{rank}</td><td>{self._title(item)}</td></tr>"
+                for rank, item in enumerate(model.recommend(user, k=10, exclude_seen=True), start=1)
+            )
+            parts.append(f'<table class="recs" id="recs-{name}"><tr><th colspan="2">{name}</th></tr>{rows}</table>')
+        parts.append("</div>")
+        return "".join(parts)
+
+
+def serve(app: RecommendationsApp, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    """Start the page in a background thread; `server.server_address` has the bound port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            url = urlparse(self.path)
+            if url.path != "/":
+                self.send_error(404)
+                return
+            user = parse_qs(url.query).get("user", [None])[0]
+            body = app.render(user).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:  # keep test and CLI output quiet
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -1,0 +1,92 @@
+"""Each recommender fitted on a tag's training split and ranked over the full catalogue, with its report:
+`make_recommender(name, ...)` gives an unfitted model, `train_and_evaluate(model, split, name, tag, folder)`
+fits, evaluates and writes `metrics.json` (and the saved model) into a model-store draft folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from foundation.progress import Progress, keras_progress
+from foundation.ranking_metrics import evaluate
+from models.amazon.recommenders import (
+    EASERecommender,
+    ItemKNNRecommender,
+    MostPopularRecommender,
+    RandomRecommender,
+    Recommender,
+    Split,
+)
+
+MODEL_NAMES = ("random", "popular", "item_knn", "ease", "autoencoder")
+REPORTED_METRICS = ("recall@10", "recall@50", "ndcg@10", "ndcg@50", "map@10", "hit_rate@10", "mrr", "coverage@10")
+
+
+def make_recommender(
+    name: str,
+    *,
+    knn_neighbours: int = 100,
+    ease_l2: float = 200.0,
+    autoencoder_hidden: int = 200,
+    autoencoder_epochs: int = 30,
+    autoencoder_dropout: float = 0.5,
+    seed: int = 0,
+    log: Any = None,
+) -> Recommender:
+    """An unfitted recommender by name; the autoencoder logs each epoch to `log`."""
+    if name == "random":
+        return RandomRecommender(seed)
+    if name == "popular":
+        return MostPopularRecommender()
+    if name == "item_knn":
+        return ItemKNNRecommender(knn_neighbours)
+    if name == "ease":
+        return EASERecommender(ease_l2)
+    if name == "autoencoder":
+        from models.amazon.autoencoder import AutoencoderConfig, AutoencoderRecommender
+
+        config = AutoencoderConfig(
+            hidden=autoencoder_hidden, epochs=autoencoder_epochs, dropout=autoencoder_dropout, seed=seed
+        )
+        progress = keras_progress(log, "autoencoder", batch_size=config.batch_size)
+        return AutoencoderRecommender(config, callbacks=[progress])
+    raise ValueError(f"unknown model {name!r}; known: {MODEL_NAMES}")
+
+
+def train_and_evaluate(
+    model: Recommender, split: Split, name: str, tag: str, folder: Path, log: Any = None
+) -> dict[str, Any]:
+    """Fit on the training split, rank every test user over the full catalogue, and write `metrics.json` (and
+    the saved model, for models that save one) into `folder`; returns the report."""
+    interactions = int(split.train.matrix.nnz)
+    started = time.perf_counter()
+    with Progress(log, f"{name}: training interactions fitted", interactions) as fitting:
+        model.fit(split.train)
+        fitting.advance(interactions)
+    fitted = time.perf_counter()
+    with Progress(log, f"{name}: test users ranked over the full catalogue", len(split.test)) as ranking:
+        metrics = evaluate(model, split.train.matrix, split.test)
+        ranking.advance(len(split.test))
+    report = {
+        "model": name,
+        "tag": tag,
+        "metrics": metrics,
+        "fit_seconds": fitted - started,
+        "eval_seconds": time.perf_counter() - fitted,
+        "users": int(split.train.matrix.shape[0]),
+        "items": int(split.train.n_items),
+        "train_interactions": int(split.train.matrix.nnz),
+        "test_users": len(split.test),
+    }
+    if hasattr(model, "save"):
+        report["artifact"] = Path(model.save(folder)).name  # relative to the model version's folder
+    (Path(folder) / "metrics.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def headline_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """The reported metrics of one report, rounded for display."""
+    return {k: round(v, 4) for k, v in report["metrics"].items() if k in REPORTED_METRICS}

@@ -1,0 +1,81 @@
+"""One landed file streamed into its Delta table: the category's rows replaced in one commit, bad lines quarantined.
+
+Memory does not grow with the file (the Electronics reviews are 22 GB): `read_chunks` parses bounded chunks and
+`DeltaStore.overwrite_stream` writes them as they come. Re-ingesting a file gives the same rows, never doubled.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from foundation.progress import Progress
+from foundation.storage.delta_tables import DeltaStore, Window, WriteResult
+from foundation.storage.quarantine import Quarantine, TooManyRejects
+from scrapers.amazon.jsonl import CHUNK_BYTES, read_chunks
+
+MAX_REJECT_SHARE = 0.05
+# The Delta writer buffers a Parquet file until it reaches this size: with the chunk size, it bounds peak memory.
+TARGET_FILE_BYTES = 32 << 20
+
+
+def ingest_file(
+    store: DeltaStore,
+    quarantine: Quarantine,
+    path: Path,
+    kind: str,
+    category: str,
+    chunk_bytes: int = CHUNK_BYTES,
+    log: Any = None,
+) -> tuple[WriteResult, dict[str, Any]]:
+    """Stream `path` into `store`, replacing the category's rows in one commit; rejects go to `quarantine`.
+
+    Too many rejects fail the stream before the commit, so a broken file never replaces good rows.
+    Returns the write and the file's stats: lines, blank_lines, bytes, seconds, rating_counts (reviews).
+    """
+    path = Path(path)
+    stats: dict[str, Any] = {"lines": 0, "blank_lines": 0, "bytes": 0, "rating_counts": Counter()}
+    started = time.perf_counter()
+    progress = Progress(log, f"{path.name} lines", every_seconds=15.0)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for chunk in read_chunks(path, kind, category, chunk_bytes):
+            progress.advance(chunk.lines)
+            stats["lines"] += chunk.lines
+            stats["blank_lines"] += chunk.blank_lines
+            stats["bytes"] += chunk.bytes_read
+            for reject in chunk.rejects:
+                quarantine.reject(reject.raw, reject.reason, f"{path.name}:{reject.line}")
+            if stats["lines"] >= 100_000:  # fail early on a file that is broken, not merely dirty
+                check_share()
+            if kind == "reviews":
+                for entry in pc.value_counts(chunk.table["rating"]).to_pylist():
+                    stats["rating_counts"][entry["values"]] += entry["counts"]
+            yield from chunk.table.to_batches()
+        check_share()
+
+    stopped: list[TooManyRejects] = []
+
+    def check_share() -> None:
+        try:
+            quarantine.check_share(stats["lines"], MAX_REJECT_SHARE)
+        except TooManyRejects as error:
+            stopped.append(error)  # raising inside the stream aborts the write; re-raised below, unwrapped
+            raise
+
+    window = Window.of("category", category)
+    try:
+        result = store.overwrite_stream(batches(), window, target_file_size=TARGET_FILE_BYTES)
+    except Exception:
+        if stopped:
+            raise stopped[0] from None
+        raise
+    progress.done()
+    stats["seconds"] = time.perf_counter() - started
+    return result, stats

@@ -1,0 +1,306 @@
+"""Reading landed dunnhumby weekly transaction files into the table schema.
+
+A file is either taken (bad lines go to the quarantine with a reason) or rejected whole with a
+`FileRejected` that says why: unknown columns, or spreadsheet-mangled basket ids. The second is
+the dangerous one: `9.94E+14` for every `BASKET_ID` would silently merge a week into one basket.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+# Shop week 200601 starts on Monday 2006-02-27; every shop year has 52 weeks (checked against the
+# real time.csv in tests).
+FIRST_SHOP_WEEK_START = date(2006, 2, 27)
+WEEKS_PER_SHOP_YEAR = 52
+
+OFFICIAL_COLUMNS = [
+    "SHOP_WEEK", "SHOP_DATE", "SHOP_WEEKDAY", "SHOP_HOUR", "QUANTITY", "SPEND", "PROD_CODE", "PROD_CODE_10",
+    "PROD_CODE_20", "PROD_CODE_30", "PROD_CODE_40", "CUST_CODE", "CUST_PRICE_SENSITIVITY", "CUST_LIFESTAGE",
+    "BASKET_ID", "BASKET_SIZE", "BASKET_PRICE_SENSITIVITY", "BASKET_TYPE", "BASKET_DOMINANT_MISSION",
+    "STORE_CODE", "STORE_FORMAT", "STORE_REGION",
+]  # fmt: skip
+SEG_COLUMNS = [
+    c.replace("CUST_PRICE_SENSITIVITY", "seg_1").replace("CUST_LIFESTAGE", "seg_2") for c in OFFICIAL_COLUMNS
+]
+
+# The public copy recodes the two customer segments 1:1 (see ../shared/data/README.md).
+SEG_1_TO_PRICE_SENSITIVITY = {"CT": "MM", "AZ": "LA", "BG": "UM", "DY": "XX"}
+SEG_2_TO_LIFESTAGE = {"BU": "OT", "DI": "YF", "AT": "YA", "FN": "PE", "CZ": "OA", "EQ": "OF"}
+PRICE_SENSITIVITY_TO_SEG_1 = {v: k for k, v in SEG_1_TO_PRICE_SENSITIVITY.items()}
+LIFESTAGE_TO_SEG_2 = {v: k for k, v in SEG_2_TO_LIFESTAGE.items()}
+
+
+def shop_week_start(week: str | int) -> date:
+    """Monday on which shop week `YYYYWW` starts."""
+    year, number = divmod(int(week), 100)
+    if not 1 <= number <= WEEKS_PER_SHOP_YEAR:
+        raise ValueError(f"not a shop week: {week}")
+    return FIRST_SHOP_WEEK_START + timedelta(weeks=(year - 2006) * WEEKS_PER_SHOP_YEAR + number - 1)
+
+
+def next_shop_week(week: str) -> str:
+    year, number = divmod(int(week), 100)
+    return f"{year + 1}01" if number == WEEKS_PER_SHOP_YEAR else f"{year}{number + 1:02d}"
+
+
+def shop_weeks(first: str, count: int) -> list[str]:
+    weeks = [first]
+    while len(weeks) < count:
+        weeks.append(next_shop_week(weeks[-1]))
+    return weeks
+
+
+def shop_weekday(day: date) -> int:
+    """The files count weekdays from Sunday = 1 to Saturday = 7."""
+    return day.isoweekday() % 7 + 1
+
+
+WEEK_FILE = re.compile(r"^transactions_(?P<week>\d{4}(0[1-9]|[1-4]\d|5[0-2]))\.csv(\.gz)?$")
+CALENDAR_FILE = "time.csv"  # the shop-week calendar, landed next to the week files
+
+
+def week_file_name(week: str, compress: bool = True) -> str:
+    """`transactions_YYYYWW.csv[.gz]`: the name a week is delivered (and picked up) under."""
+    return f"transactions_{week}.csv{'.gz' if compress else ''}"
+
+
+def landed_file(landing: Path, week: str) -> Path | None:
+    """The landed file of a week; if both .csv and .csv.gz are there, the newer one."""
+    candidates = [p for p in (landing / week_file_name(week), landing / week_file_name(week, False)) if p.exists()]
+    return max(candidates, key=lambda p: p.stat().st_mtime_ns) if candidates else None
+
+
+TRANSACTIONS_SCHEMA = pa.schema(
+    [
+        ("SHOP_WEEK", pa.string()),
+        ("SHOP_DATE", pa.date32()),
+        ("SHOP_WEEKDAY", pa.int8()),
+        ("SHOP_HOUR", pa.int8()),
+        ("QUANTITY", pa.int32()),
+        ("SPEND", pa.float64()),
+        ("PROD_CODE", pa.string()),
+        ("PROD_CODE_10", pa.string()),
+        ("PROD_CODE_20", pa.string()),
+        ("PROD_CODE_30", pa.string()),
+        ("PROD_CODE_40", pa.string()),
+        ("CUST_CODE", pa.string()),
+        ("CUST_PRICE_SENSITIVITY", pa.string()),
+        ("CUST_LIFESTAGE", pa.string()),
+        ("BASKET_ID", pa.int64()),
+        ("BASKET_SIZE", pa.string()),
+        ("BASKET_PRICE_SENSITIVITY", pa.string()),
+        ("BASKET_TYPE", pa.string()),
+        ("BASKET_DOMINANT_MISSION", pa.string()),
+        ("STORE_CODE", pa.string()),
+        ("STORE_FORMAT", pa.string()),
+        ("STORE_REGION", pa.string()),
+        # Added by ingestion: anonymous rows (no loyalty card) are kept and flagged.
+        ("IS_ANONYMOUS", pa.bool_()),
+        ("SOURCE_FILE", pa.string()),
+        ("SOURCE_LINE", pa.int32()),
+    ]
+)
+
+# Value domains of the coded columns (the profiling check reports anything else).
+VALUE_DOMAINS: dict[str, set[str]] = {
+    "BASKET_SIZE": {"S", "M", "L"},
+    "BASKET_PRICE_SENSITIVITY": {"LA", "MM", "UM", "XX"},
+    "BASKET_TYPE": {"Small Shop", "Top Up", "Full Shop", "XX"},
+    "BASKET_DOMINANT_MISSION": {"Fresh", "Grocery", "Mixed", "Nonfood", "XX"},
+    "STORE_FORMAT": {"LS", "MS", "SS", "XLS"},
+    "CUST_PRICE_SENSITIVITY": {"LA", "MM", "UM", "XX"},
+    "CUST_LIFESTAGE": {"OT", "YF", "YA", "PE", "OA", "OF", "XX"},
+    "PROD_CODE_40": {f"D{i:05d}" for i in range(1, 10)},
+}
+
+# A mangled id is a number in scientific notation; one such id means the spreadsheet touched the
+# column, but a handful could be a stray line, so the file is rejected above this share.
+_SCIENTIFIC = r"^\d(\.\d+)?[eE][+-]?\d+$"
+MAX_MANGLED_ID_SHARE = 0.005
+
+
+class FileRejected(ValueError):
+    """The whole file is unusable; `reason` is a short code, the message says what to do."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+@dataclass
+class Reject:
+    raw: str
+    reason: str
+    location: str
+
+
+@dataclass
+class ParsedWeek:
+    week: str
+    table: pa.Table
+    variant: str  # "official" or "seg"
+    rows_read: int
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def week_of(path: str | Path) -> str | None:
+    """The shop week named by a landed file, or None when the name is not a week file."""
+    match = WEEK_FILE.match(Path(path).name)
+    return match.group("week") if match else None
+
+
+def _column_variant(columns: list[str], path: Path) -> str:
+    if columns == OFFICIAL_COLUMNS or set(columns) == set(OFFICIAL_COLUMNS):
+        return "official"
+    if set(columns) == set(SEG_COLUMNS):
+        return "seg"
+    missing = sorted(set(OFFICIAL_COLUMNS) - set(columns) - {"CUST_PRICE_SENSITIVITY", "CUST_LIFESTAGE"})
+    extra = sorted(set(columns) - set(OFFICIAL_COLUMNS) - set(SEG_COLUMNS))
+    raise FileRejected(
+        "unexpected_columns",
+        f"{path.name} has columns that match neither the official variant (CUST_PRICE_SENSITIVITY, "
+        f"CUST_LIFESTAGE) nor the public seg_1/seg_2 variant; missing {missing}, unexpected {extra}",
+    )
+
+
+def _check_basket_ids(frame: pl.DataFrame, path: Path) -> None:
+    ids = frame["BASKET_ID"].fill_null("")
+    mangled = int(ids.str.contains(_SCIENTIFIC).sum())
+    if mangled and mangled / max(frame.height, 1) > MAX_MANGLED_ID_SHARE:
+        example = ids.filter(ids.str.contains(_SCIENTIFIC)).head(1).item()
+        distinct = ids.n_unique()
+        raise FileRejected(
+            "mangled_basket_ids",
+            f"{path.name}: {mangled} of {frame.height} BASKET_ID values are in scientific notation "
+            f"(e.g. {example!r}), so the file was saved through a spreadsheet and the basket ids are lost "
+            f"({distinct} distinct ids for {frame.height} lines); ingesting it would merge different baskets. "
+            "Re-export the week from the source system without opening it in a spreadsheet.",
+        )
+
+
+def _integer(column: str) -> pl.Expr:
+    """Integers, also when a spreadsheet wrote them as `2.0`; anything else becomes null."""
+    as_float = pl.col(column).cast(pl.Float64, strict=False)
+    return pl.when(as_float == as_float.round(0)).then(as_float).otherwise(None).cast(pl.Int64, strict=False)
+
+
+def parse_week_file(path: str | Path, expected_week: str | None = None) -> ParsedWeek:
+    """Parse one landed file into TRANSACTIONS_SCHEMA; raise FileRejected when it is unusable."""
+    path = Path(path)
+    week = expected_week or week_of(path)
+    if week is None:
+        raise FileRejected("bad_file_name", f"{path.name} is not named transactions_YYYYWW.csv[.gz]")
+    raw = pl.read_csv(path, infer_schema_length=0, raise_if_empty=False)
+    variant = _column_variant(raw.columns, path)
+    if variant == "seg":
+        raw = raw.rename({"seg_1": "CUST_PRICE_SENSITIVITY", "seg_2": "CUST_LIFESTAGE"})
+    raw = raw.select(OFFICIAL_COLUMNS)
+    _check_basket_ids(raw, path)
+    # Empty and quoted-empty ("") fields both mean missing.
+    text = raw.with_columns(pl.all().str.strip_chars().replace("", None)).with_row_index("line", offset=2)
+
+    parsed = text.with_columns(
+        pl.col("SHOP_DATE").str.strptime(pl.Date, "%Y%m%d", strict=False).alias("date"),
+        _integer("SHOP_WEEKDAY").alias("weekday"),
+        _integer("SHOP_HOUR").alias("hour"),
+        _integer("QUANTITY").alias("quantity"),
+        pl.col("SPEND").cast(pl.Float64, strict=False).alias("spend"),
+        pl.when(pl.col("BASKET_ID").str.contains(r"^\d{1,18}$"))
+        .then(pl.col("BASKET_ID").cast(pl.Int64, strict=False))
+        .alias("basket_id"),
+    )
+    if variant == "seg":
+        parsed = parsed.with_columns(
+            pl.col("CUST_PRICE_SENSITIVITY").replace_strict(SEG_1_TO_PRICE_SENSITIVITY, default=None).alias("sens"),
+            pl.col("CUST_LIFESTAGE").replace_strict(SEG_2_TO_LIFESTAGE, default=None).alias("life"),
+        )
+        unknown_segment = (pl.col("CUST_PRICE_SENSITIVITY").is_not_null() & pl.col("sens").is_null()) | (
+            pl.col("CUST_LIFESTAGE").is_not_null() & pl.col("life").is_null()
+        )
+    else:
+        parsed = parsed.with_columns(
+            pl.col("CUST_PRICE_SENSITIVITY").alias("sens"), pl.col("CUST_LIFESTAGE").alias("life")
+        )
+        unknown_segment = pl.lit(False)
+
+    # First failing rule names the reject; details after the colon are per-line.
+    reason = (
+        pl.when(pl.col("SHOP_WEEK") != week)
+        .then(pl.lit("wrong_shop_week: ") + pl.col("SHOP_WEEK").fill_null("<empty>") + f" in the file of {week}")
+        .when(pl.col("date").is_null())
+        .then(pl.lit("bad_shop_date: ") + pl.col("SHOP_DATE").fill_null("<empty>"))
+        .when(~pl.col("weekday").is_between(1, 7) | pl.col("weekday").is_null())
+        .then(pl.lit("bad_shop_weekday: ") + pl.col("SHOP_WEEKDAY").fill_null("<empty>"))
+        .when(~pl.col("hour").is_between(0, 23) | pl.col("hour").is_null())
+        .then(pl.lit("bad_shop_hour: ") + pl.col("SHOP_HOUR").fill_null("<empty>"))
+        .when((pl.col("quantity") <= 0) | pl.col("quantity").is_null())
+        .then(pl.lit("bad_quantity: ") + pl.col("QUANTITY").fill_null("<empty>"))
+        .when(pl.col("spend").is_null() | pl.col("spend").is_nan())
+        .then(pl.lit("bad_spend: ") + pl.col("SPEND").fill_null("<empty>"))
+        .when(pl.col("basket_id").is_null())
+        .then(pl.lit("bad_basket_id: ") + pl.col("BASKET_ID").fill_null("<empty>"))
+        .when(pl.col("PROD_CODE").is_null())
+        .then(pl.lit("missing_prod_code"))
+        .when(unknown_segment)
+        .then(
+            pl.lit("unknown_segment_code: ")
+            + pl.col("CUST_PRICE_SENSITIVITY").fill_null("")
+            + "/"
+            + pl.col("CUST_LIFESTAGE").fill_null("")
+        )
+        .otherwise(None)
+        .alias("reject_reason")
+    )
+    parsed = parsed.with_columns(reason)
+
+    bad = parsed.filter(pl.col("reject_reason").is_not_null())
+    raw_lines = bad.select(pl.concat_str([pl.col(c).fill_null("") for c in OFFICIAL_COLUMNS], separator=","))
+    rejects = [
+        Reject(raw=line, reason=why, location=f"{path.name}:{n}")
+        for line, why, n in zip(raw_lines.to_series(), bad["reject_reason"], bad["line"], strict=True)
+    ]
+
+    good = parsed.filter(pl.col("reject_reason").is_null()).select(
+        pl.col("SHOP_WEEK"),
+        pl.col("date").alias("SHOP_DATE"),
+        pl.col("weekday").alias("SHOP_WEEKDAY"),
+        pl.col("hour").alias("SHOP_HOUR"),
+        pl.col("quantity").alias("QUANTITY"),
+        pl.col("spend").alias("SPEND"),
+        *[pl.col(c) for c in ("PROD_CODE", "PROD_CODE_10", "PROD_CODE_20", "PROD_CODE_30", "PROD_CODE_40")],
+        pl.col("CUST_CODE"),
+        pl.col("sens").alias("CUST_PRICE_SENSITIVITY"),
+        pl.col("life").alias("CUST_LIFESTAGE"),
+        pl.col("basket_id").alias("BASKET_ID"),
+        *[pl.col(c) for c in OFFICIAL_COLUMNS[15:]],
+        pl.col("CUST_CODE").is_null().alias("IS_ANONYMOUS"),
+        pl.lit(path.name).alias("SOURCE_FILE"),
+        pl.col("line").alias("SOURCE_LINE"),
+    )
+    table = good.to_arrow().cast(TRANSACTIONS_SCHEMA)
+    return ParsedWeek(week=week, table=table, variant=variant, rows_read=raw.height, rejects=rejects)
+
+
+def read_calendar(path: str | Path) -> pa.Table:
+    """`time.csv` (shop_week,date_from,date_to) as a typed table with upper-case names."""
+    frame = pl.read_csv(path, infer_schema_length=0)
+    frame = frame.rename({c: c.strip().upper() for c in frame.columns})
+    expected = {"SHOP_WEEK", "DATE_FROM", "DATE_TO"}
+    if set(frame.columns) != expected:
+        raise FileRejected("unexpected_columns", f"{Path(path).name} has {frame.columns}, expected {sorted(expected)}")
+    typed = frame.select(
+        pl.col("SHOP_WEEK"),
+        pl.col("DATE_FROM").str.strptime(pl.Date, "%Y%m%d"),
+        pl.col("DATE_TO").str.strptime(pl.Date, "%Y%m%d"),
+    )
+    return typed.to_arrow().cast(CALENDAR_SCHEMA)
+
+
+CALENDAR_SCHEMA = pa.schema([("SHOP_WEEK", pa.string()), ("DATE_FROM", pa.date32()), ("DATE_TO", pa.date32())])
