@@ -120,7 +120,10 @@ def train_missions(
     seed: int = 0,
 ) -> MissionRun:
     """LDA with k chosen by held-out perplexity, fitted on a sample of at most `fit_max_baskets` baskets;
-    every basket is scored, and the missions are compared with the dataset's labels next to random."""
+    every basket is scored, and the missions are compared with the dataset's labels next to random.
+    Baskets are put in key order first: Delta returns a week's files in no fixed order, and online LDA
+    depends on the order it sees documents in, so without this two runs on the same table could differ."""
+    baskets = baskets.sort(["SHOP_WEEK", "BASKET_ID"])
     fit_rows = random.Random(seed).sample(range(baskets.height), min(baskets.height, fit_max_baskets))
     fit = baskets[sorted(fit_rows)]
     model = fit_missions(

@@ -174,3 +174,16 @@ def test_results_table_is_one_markdown_row_per_method():
     assert lines[1] == "|---" * 10 + "|"
     assert lines[2] == "| G-TopFreq | " + " | ".join(["0.5000"] * 9) + " |"
     assert lines[3] == "| P-TopFreq | " + " | ".join(["nan"] * 9) + " |"
+
+
+def test_missions_do_not_depend_on_the_order_baskets_are_read_in(generated):
+    """Delta returns a week's files in any order; the fitted missions must be the same either way."""
+    from models.dunnhumby.mission_training import train_missions
+
+    _, baskets = generated
+    settings = {"k_grid": [4, 6], "max_iter": 5, "learning_method": "online", "fit_max_baskets": 500}
+    first = train_missions(baskets, **settings)
+    second = train_missions(baskets.sample(fraction=1.0, shuffle=True, seed=11), **settings)
+    assert first.model.k == second.model.k
+    columns = ["BASKET_ID", "MISSION", "MISSION_PROBABILITY"]
+    assert first.scored.select(columns).equals(second.scored.select(columns))
