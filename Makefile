@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export TF_CPP_MIN_LOG_LEVEL := 2
 export STOREFRONT_CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup demo test ui lint bench pools clean
+.PHONY: setup demo test ui lint bench pools clean postgresql dotenv
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,11 +21,23 @@ $(BIN)/.installed: pyproject.toml
 	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium >/dev/null
 
+# The PostgreSQL test starts a throwaway server from Debian's binaries; under CI=true it fails without them.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian postgresql (the PostgreSQL test starts a throwaway server)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq postgresql >/dev/null; }
+
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
 	ln -sf ../dagster.yaml $@
 
-setup: $(BIN)/.installed /usr/bin/chromium $(DAGSTER_HOME)/dagster.yaml pools
+# Dagster loads `.env` from the working directory for every `dagster`/`dg` command: run from the repo root
+# without DAGSTER_HOME they use this instance. `${DAGSTER_HOME:-...}` keeps an exported one (tests use their own).
+dotenv:
+	@grep -qs '^DAGSTER_HOME=' .env || echo 'DAGSTER_HOME=$${DAGSTER_HOME:-$(DAGSTER_HOME)}' >> .env
+
+setup: $(BIN)/.installed /usr/bin/chromium postgresql $(DAGSTER_HOME)/dagster.yaml dotenv pools
 
 # Pool limits live in the instance database, not in dagster.yaml.
 pools: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
@@ -52,3 +64,4 @@ lint: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) .storefront .dagster_home *.egg-info
+	sed -i '/^DAGSTER_HOME=/d' .env 2>/dev/null || true

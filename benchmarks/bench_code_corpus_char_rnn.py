@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pyarrow as pa  # noqa: E402
 
 from models.code_corpus.corpus import write_splits  # noqa: E402
+from sandbox.code_corpus.github_server import GitHubSandbox  # noqa: E402
 from sandbox.code_corpus.repositories import ALLOWED_SPDX, build_universe  # noqa: E402
 from scrapers.code_corpus.git_extraction import select_files, snapshot_all  # noqa: E402
 
@@ -30,8 +31,11 @@ from scrapers.code_corpus.git_extraction import select_files, snapshot_all  # no
 def build_corpus(root: Path, seq_len: int = 100) -> dict[str, str]:
     """The same steps as the pipeline (clone, filter, dedup, split by repository), without Dagster."""
     universe = build_universe(root / "repos")
-    repos = [r.crawled_row() for r in universe.repos if r.license_spdx in ALLOWED_SPDX]
-    kept = pa.Table.from_pylist(select_files(snapshot_all(repos, root, 1_000_000)).kept)
+    with GitHubSandbox(universe.repos) as github:  # cloned over HTTP, as the pipeline does
+        repos = [
+            r.crawled_row() | {"url": github.clone_url(r)} for r in universe.repos if r.license_spdx in ALLOWED_SPDX
+        ]
+        kept = pa.Table.from_pylist(select_files(snapshot_all(repos, root, 1_000_000, base=github.base)).kept)
     uris = {}
     for split in write_splits(
         kept, lambda s: str(root / "char_corpus" / s), seq_len, metadata={"source_table_version": 0}

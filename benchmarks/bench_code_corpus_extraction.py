@@ -32,7 +32,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         universe = build_universe(Path(tmp) / "repos", content_repos=args.repos)
         started = time.perf_counter()
-        clones = [clone(r.url, Path(tmp) / "clones" / f"{r.database_id}.git") for r in universe.repos]
+        # Local sandbox repositories: file:// is allowed explicitly here (the pipeline only clones checked URLs).
+        clones = [clone(r.url, Path(tmp) / "clones" / f"{r.database_id}.git", protocols="file") for r in universe.repos]
         clone_seconds = time.perf_counter() - started
         # One large repository too: every .py file of the standard library (real projects are this size).
         stdlib = Path(sysconfig.get_paths()["stdlib"])

@@ -1,17 +1,20 @@
-"""Listings per second on the same sandbox catalogue: Playwright with API interception, the Scrapy API pager,
-and the original approach (scroll, fixed sleep, until the page height stops changing; then parse the cards).
+"""Listings per second per loading pattern and strategy on the shop test kit (sandbox/shops), against a fair
+naive baseline: a browser with images blocked that scrolls until no new cards appear, then reads the cards.
 
-    .venv/bin/python benchmarks/bench_sneakers_scraping.py [--listings 240] [--sleep 3] [--big 2000 20000]
+    .venv/bin/python benchmarks/bench_sneakers_scraping.py [--per-query 45] [--repeats 3] [--big 2000 20000]
 
-`--big N ...` also scrapes one query of N listings with the Playwright strategy and reports the browser's
-peak resident memory (all Chromium processes), which stays bounded because cards are pruned from the DOM.
+Every method is timed the same way: one wall clock around a child process that does the whole crawl (process
+start, imports, browser start, crawl), repeated; the table shows the median rate, the range, and items
+captured of the catalogue (the naive baseline may capture less: it reads a virtualised list once at the end).
+`--big N ...` also scrolls one sandbox-marketplace query of N listings with the Playwright strategy and
+reports the browser's peak resident memory (all Chromium processes), bounded because cards are pruned.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,36 +25,98 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sandbox.sneakers.catalogue import CatalogueConfig  # noqa: E402
-from sandbox.sneakers.marketplace import PROFILE, MarketplaceConfig, MarketplaceServer  # noqa: E402
+from foundation.browser import launch_options  # noqa: E402
+from sandbox.shops.server import SHOPS, KitConfig, ShopKitServer, profile_path  # noqa: E402
 from scrapers.marketplace import playwright_strategy  # noqa: E402
 from scrapers.marketplace.crawl import crawl_command  # noqa: E402
 from scrapers.marketplace.profile import SiteProfile  # noqa: E402
 
-QUERY = "air-jordan-1"
+# The naive baseline where a shop's page scrolls: (page, scrolling element, card selector, id attribute).
+NAIVE = {
+    "cursor": ("/cursor/search?q={query}", "window", ".card", "data-sku"),
+    "pages": ("/pages/search?q={query}", "#results", ".card", "data-id"),
+    "virtual": ("/virtual/search?q={query}", "#viewport", ".row", "data-id"),
+}
+NAIVE_QUIET_ROUNDS = 3  # rounds of 250 ms without a new card: "the page stopped loading"
 
 
-def scroll_and_sleep(url: str, sleep_s: float) -> int:
-    """The original Selenium loop, in Playwright: scroll, sleep, stop when the height stops changing."""
+def naive_scroll(base_url: str, shop: str, queries: list[str]) -> int:
+    """Scroll to the bottom until no new cards for NAIVE_QUIET_ROUNDS rounds, images blocked; count the cards."""
     from playwright.sync_api import sync_playwright
 
+    url, target, cards, attribute = NAIVE[shop]
+    scroll = (
+        "window.scrollTo(0, document.body.scrollHeight)"
+        if target == "window"
+        else (f"(() => {{ const el = document.querySelector('{target}'); el.scrollTop = el.scrollHeight; }})()")
+    )
+    found = 0
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=playwright_strategy.CHROMIUM, args=playwright_strategy.CHROMIUM_ARGS
-        )
+        browser = pw.chromium.launch(**launch_options(args=playwright_strategy.CHROMIUM_ARGS))
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(url)
-        last = 0
-        while True:
-            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-            time.sleep(sleep_s)
-            height = page.evaluate("document.body.scrollHeight")
-            if height == last:
-                break
-            last = height
-        ids = page.eval_on_selector_all(".product-card", "cards => cards.map(c => c.dataset.id)")
+        page.route(
+            "**/*", lambda r: r.abort() if r.request.resource_type in ("image", "media", "font") else r.continue_()
+        )
+        for query in queries:
+            page.goto(base_url + url.format(query=query))
+            count, quiet = 0, 0
+            while quiet < NAIVE_QUIET_ROUNDS:
+                page.evaluate(scroll)
+                page.wait_for_timeout(250)
+                now = page.eval_on_selector_all(cards, "cs => cs.length")
+                quiet, count = (0, now) if now > count else (quiet + 1, count)
+            found += len(set(page.eval_on_selector_all(cards, f"cs => cs.map(c => c.getAttribute('{attribute}'))")))
         browser.close()
-    return len(set(ids))
+    return found
+
+
+def timed(command: list[str], count: callable) -> tuple[float, int]:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    seconds = time.perf_counter() - started
+    return seconds, count(done)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-query", type=int, default=45, help="products per query (2 queries per shop)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--big", type=int, nargs="*", default=[], help="Playwright memory runs of N listings")
+    parser.add_argument("--naive-child", nargs=2, metavar=("BASE_URL", "SHOP"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.naive_child:
+        base_url, shop = args.naive_child
+        print(naive_scroll(base_url, shop, ["jordans", "dunks"]))
+        return
+
+    rows = []
+    with ShopKitServer(KitConfig(per_query=args.per_query)) as server, tempfile.TemporaryDirectory() as tmp:
+        for shop in SHOPS:
+            total = len(server.kit.expected(shop))
+            methods = {}
+            for strategy in SiteProfile.load(profile_path(shop)).strategies:
+                out = Path(tmp) / f"{shop}-{strategy}.jsonl"
+                command = crawl_command(strategy, profile_path(shop), out, server.base_url)
+                methods[strategy] = (command, lambda done: json.loads(done.stdout.strip().splitlines()[-1])["items"])
+            if shop in NAIVE:
+                command = [sys.executable, __file__, "--naive-child", server.base_url, shop]
+                methods["naive scroll"] = (command, lambda done: int(done.stdout.strip().splitlines()[-1]))
+            results = {}
+            for name, (command, count) in methods.items():
+                runs = [timed(command, count) for _ in range(args.repeats)]
+                rates = [items / seconds for seconds, items in runs]
+                results[name] = (statistics.median(rates), min(rates), max(rates), min(items for _, items in runs))
+            naive = results.get("naive scroll", (None,))[0]
+            for name, (median, low, high, items) in results.items():
+                versus = f"x{median / naive:5.2f}" if naive else "   -"
+                rows.append(
+                    f"  {shop:<9} {name:<13} {items:>4}/{total:<4} {median:7.1f}/s  [{low:6.1f} - {high:6.1f}]  {versus}"
+                )
+    print(f"listings/s per pattern and method: median of {args.repeats}, [range], items captured of the catalogue,")
+    print("rate relative to the naive scroll baseline (wall clock around the whole child process each time)")
+    print("\n".join(rows))
+    for size in args.big:
+        memory_run(size)
 
 
 def chromium_memory_mb() -> float:
@@ -64,66 +129,20 @@ def chromium_memory_mb() -> float:
             for line in (status.parent / "smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     total += int(line.split()[1])
-        except OSError:
+        except (OSError, ValueError):
             continue
     return total / 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--listings", type=int, default=240)
-    parser.add_argument(
-        "--sleep", type=float, default=3.0, help="the original's fixed sleep per scroll (it used 3-5 s)"
-    )
-    parser.add_argument(
-        "--big", type=int, nargs="*", default=[], help="catalogue sizes for the memory runs, e.g. 2000 20000"
-    )
-    args = parser.parse_args()
-
-    config = MarketplaceConfig(
-        catalogue=CatalogueConfig(listings_per_query=args.listings, queries=[QUERY]), duplicate_share=0.0
-    )
-    rates = {}
-    with MarketplaceServer(config) as server:
-        profile = SiteProfile.load(PROFILE, base_url=server.base_url, queries=[QUERY])
-        records: list = []
-        started = time.perf_counter()
-        playwright_strategy.run(profile, records.append)
-        rates["playwright_api_interception"] = len(records) / (time.perf_counter() - started)
-
-        with tempfile.TemporaryDirectory() as tmp:
-            profile_file = Path(tmp) / "p.yaml"
-            import yaml
-
-            profile_file.write_text(yaml.safe_dump(profile.to_dict()))
-            done = subprocess.run(
-                crawl_command("scrapy", profile_file, Path(tmp) / "o.jsonl"),
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            stats = json.loads(done.stdout.strip().splitlines()[-1])
-            rates["scrapy_api_pager"] = stats["items"] / stats["seconds"]
-
-        started = time.perf_counter()
-        found = scroll_and_sleep(profile.search_url(QUERY), args.sleep)
-        rates[f"original_scroll_sleep_{args.sleep:g}s"] = found / (time.perf_counter() - started)
-
-    baseline = rates[f"original_scroll_sleep_{args.sleep:g}s"]
-    print(f"listings per second on {args.listings} sandbox listings (one query):")
-    for name, rate in rates.items():
-        print(f"  {name:<32} {rate:9.1f} /s   x{rate / baseline:6.1f} vs the original")
-
-    for size in args.big:
-        memory_run(size)
-
-
 def memory_run(size: int) -> None:
-    """One Playwright crawl of `size` listings while sampling Chromium's memory every half second."""
-    big = MarketplaceConfig(catalogue=CatalogueConfig(listings_per_query=size, queries=[QUERY]), duplicate_share=0.0)
+    """One Playwright crawl of `size` sandbox-marketplace listings while sampling Chromium's memory."""
+    from sandbox.sneakers.catalogue import CatalogueConfig
+    from sandbox.sneakers.marketplace import PROFILE, MarketplaceConfig, MarketplaceServer
+
+    query = "air-jordan-1"
+    big = MarketplaceConfig(catalogue=CatalogueConfig(listings_per_query=size, queries=[query]), duplicate_share=0.0)
     with MarketplaceServer(big) as server:
-        profile = SiteProfile.load(PROFILE, base_url=server.base_url, queries=[QUERY])
+        profile = SiteProfile.load(PROFILE, base_url=server.base_url, queries=[query])
         peak, stop = [0.0], threading.Event()
 
         def sample() -> None:
@@ -135,16 +154,15 @@ def memory_run(size: int) -> None:
         sampler.start()
         count = [0]
         started = time.perf_counter()
-        stats = playwright_strategy.run(profile, lambda r: count.__setitem__(0, count[0] + 1))
+        reports = playwright_strategy.run(profile, lambda r: count.__setitem__(0, count[0] + 1))
         seconds = time.perf_counter() - started
         stop.set()
         sampler.join()
     print(
         f"one crawl of {size} listings: {count[0]} scraped in {seconds:.0f}s ({count[0] / seconds:.0f}/s), "
-        f"ended by {stats[0].ended_by}; peak Chromium memory (PSS) {peak[0]:.0f} MB"
+        f"stopped by {reports[0].stop_reason}; peak Chromium memory (PSS) {peak[0]:.0f} MB"
     )
 
 
 if __name__ == "__main__":
-    asyncio.set_event_loop_policy(None)
     main()

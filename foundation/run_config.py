@@ -46,3 +46,24 @@ def run_config_for(
     config.to_dataclass = to_dataclass  # type: ignore[attr-defined]
     config.__module__ = dataclass_type.__module__
     return config
+
+
+# The shrink guard of `DeltaStore.overwrite` (foundation/storage/delta_tables.py), reachable by an operator:
+# the `allow_shrink` field in the launchpad, or this run tag (also settable on a backfill, which has no config).
+ALLOW_SHRINK_TAG = "storefront/allow_shrink"
+
+
+class IngestionConfig(dg.Config):
+    """Run config of the ingestion assets."""
+
+    allow_shrink: bool = pydantic.Field(
+        default=False,
+        description="Let this run leave a partition empty or with under half of its previous rows "
+        "(for a source that really lost data). Off: such a write fails and the table keeps its previous version.",
+    )
+
+
+def shrink_allowed(context: dg.AssetExecutionContext, config: IngestionConfig | None = None) -> bool:
+    """Whether the run may shrink partitions: the config field or the run tag `storefront/allow_shrink=true`."""
+    tagged = context.run.tags.get(ALLOW_SHRINK_TAG, "").strip().lower() in ("true", "1", "yes")
+    return tagged or bool(config is not None and config.allow_shrink)

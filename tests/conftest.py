@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import dagster as dg
 import pytest
@@ -39,12 +41,24 @@ def instance(tmp_path: Path):
             os.environ["DAGSTER_HOME"] = old
 
 
+def prerequisite_missing(reason: str) -> NoReturn:
+    """A test's prerequisite (real data, PostgreSQL, a kernel feature) is missing: skip locally, but under
+    CI=true fail, because CI runs every test and `make setup` installs what they need."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def missing() -> Callable[[str], NoReturn]:
+    """`missing(reason)`: `prerequisite_missing` for test modules, which cannot import this conftest."""
+    return prerequisite_missing
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """`../shared/data` (real public data). Locally, tests using it skip when it is absent; under CI=true
     they must run, so its absence fails them."""
     if not SHARED_DATA.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but the real data is missing at {SHARED_DATA}")
-        pytest.skip("../shared/data is not present")
+        prerequisite_missing(f"the real data is missing at {SHARED_DATA}")
     return SHARED_DATA

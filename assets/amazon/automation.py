@@ -12,6 +12,7 @@ import dagster as dg
 
 from assets.amazon.ingestion import amazon_items, amazon_reviews
 from assets.amazon.partitions import category_partitions, dataset_partitions
+from foundation.landing import already_ingested, fingerprint
 from foundation.resources import StorageResource
 from models.amazon.training import MODEL_NAMES
 from scrapers.amazon.landing import LANDING_SOURCE, landed_files
@@ -43,21 +44,24 @@ amazon_models_job = dg.define_asset_job(
     description="One run of amazon_ingest_job per new or changed file in the Amazon landing folder.",
 )
 def amazon_landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
-    # The cursor maps file name -> "mtime_ns:size" of the version already launched, so a file is ingested
-    # once, again only when it is replaced, and never twice across daemon restarts.
+    # The cursor maps file name -> fingerprint of the version already launched or found ingested, so a file is
+    # ingested once, again only when it is replaced, and never twice across daemon restarts. A file ingested by
+    # another path (the demo, `dg launch`, a backfill) carries its fingerprint on the partition's latest
+    # materialisation and is skipped too (foundation/landing.py).
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     known = set(context.instance.get_dynamic_partitions(category_partitions.name))
     new_categories: list[str] = []
     runs = []
     for path, kind, category in landed_files(storage.landing_path(LANDING_SOURCE)):
-        stat = path.stat()
-        version = f"{stat.st_mtime_ns}:{stat.st_size}"
+        version = fingerprint(path)
         if seen.get(path.name) == version:
             continue
         seen[path.name] = version
+        asset = amazon_reviews if kind == "reviews" else amazon_items
+        if category in known and already_ingested(context.instance, asset.key, category, path):
+            continue
         if category not in known and category not in new_categories:
             new_categories.append(category)
-        asset = amazon_reviews if kind == "reviews" else amazon_items
         runs.append(
             dg.RunRequest(
                 run_key=f"{path.name}:{version}",

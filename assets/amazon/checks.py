@@ -1,5 +1,7 @@
 """Amazon asset checks: usable reviews, unique items, dataset thresholds (blocking), models beat random."""
 
+from collections.abc import Sequence
+
 import dagster as dg
 import polars as pl
 import pyarrow.compute as pc
@@ -10,24 +12,33 @@ from assets.amazon.partitions import category_partitions, dataset_partitions
 from assets.amazon.tables import DATASET_RATINGS, ITEMS, MODEL_METRICS, REVIEWS
 from assets.amazon.training import amazon_model_comparison
 from foundation.resources import StorageResource
-from foundation.storage.delta_tables import Window
+from foundation.storage.delta_tables import DeltaStore, Window
 
 
-@dg.asset_check(asset=amazon_reviews, blocking=True, partitions_def=category_partitions)
-def amazon_reviews_are_usable(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
-    """Every stored review has a user, an item, a 1-5 rating and a time (scanned batch by batch: bounded memory)."""
-    store = REVIEWS.store(storage)
+def review_problems(store: DeltaStore, categories: Sequence[str]) -> dict[str, int]:
+    """Rows, null keys and ratings that are not a finite 1-5 number in `categories` (scanned batch by batch:
+    bounded memory)."""
     rows = nulls = out_of_range = 0
     if store.exists():
-        dataset = store.dataset(Window.of("category", context.partition_key))
+        dataset = store.dataset(Window.of("category", *categories))
         for batch in dataset.to_batches(columns=["user_id", "parent_asin", "rating", "timestamp"]):
             rows += batch.num_rows
             nulls += sum(column.null_count for column in batch.columns)
             rating = batch.column("rating")
-            out_of_range += pc.sum(pc.or_(pc.less(rating, 1), pc.greater(rating, 5))).as_py() or 0
+            # "not inside 1..5" rather than "below or above": NaN compares false both ways and must count
+            inside = pc.and_(pc.greater_equal(rating, 1), pc.less_equal(rating, 5))
+            out_of_range += pc.sum(pc.invert(inside)).as_py() or 0
+    return {"rows": rows, "null_keys": nulls, "ratings_out_of_range": out_of_range}
+
+
+@dg.asset_check(asset=amazon_reviews, blocking=True, partitions_def=category_partitions)
+def amazon_reviews_are_usable(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    """Every stored review has a user, an item, a finite 1-5 rating and a time."""
+    # Every category of the run: a range backfill checks all it ingested in one run.
+    found = review_problems(REVIEWS.store(storage), context.partition_keys)
     return dg.AssetCheckResult(
-        passed=rows > 0 and nulls == 0 and out_of_range == 0,
-        metadata={"rows": rows, "null_keys": nulls, "ratings_out_of_range": out_of_range},
+        passed=found["rows"] > 0 and found["null_keys"] == 0 and found["ratings_out_of_range"] == 0,
+        metadata=found,
     )
 
 
@@ -36,8 +47,10 @@ def amazon_items_unique_parent_asin(
     context: dg.AssetCheckExecutionContext, storage: StorageResource
 ) -> dg.AssetCheckResult:
     """One metadata row per parent_asin, else joins with reviews would multiply ratings."""
-    table = ITEMS.store(storage).read(Window.of("category", context.partition_key), columns=["parent_asin"])
-    repeated = table.num_rows - len(pc.unique(table["parent_asin"]))
+    window = Window.of("category", *context.partition_keys)  # a range backfill checks all its categories
+    table = ITEMS.store(storage).read(window, columns=["category", "parent_asin"])
+    pairs = table.group_by(["category", "parent_asin"]).aggregate([])
+    repeated = table.num_rows - pairs.num_rows
     return dg.AssetCheckResult(
         passed=bool(table.num_rows) and repeated == 0,
         metadata={"rows": table.num_rows, "repeated_parent_asin": repeated},
@@ -62,9 +75,24 @@ def amazon_dataset_thresholds_hold(
     )
 
 
+BASELINES = ("random", "popular")  # the recommenders that learn nothing about a user
+
+
 @dg.asset_check(asset=amazon_model_comparison, partitions_def=dataset_partitions)
 def amazon_models_beat_random(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
-    """Sanity: most-popular must beat random on NDCG@10, or the split or the metrics are broken."""
+    """The best learned recommender beats the strongest baseline (random or most-popular) on NDCG@10: warn."""
+    # The name predates the comparison with the strongest baseline; the definitions snapshot pins it.
     table = MODEL_METRICS.store(storage).read(Window.of("tag", context.partition_key))
     ndcg = dict(zip(table["model"].to_pylist(), table["ndcg@10"].to_pylist(), strict=True))
-    return dg.AssetCheckResult(passed=ndcg.get("popular", 0) > ndcg.get("random", 0), metadata={"ndcg@10": ndcg})
+    baseline = max(BASELINES, key=lambda m: ndcg.get(m, float("-inf")))
+    learned = [m for m in ndcg if m not in BASELINES]
+    best = max(learned, key=ndcg.__getitem__) if learned else None
+    return dg.AssetCheckResult(
+        passed=best is not None and baseline in ndcg and ndcg[best] > ndcg[baseline],
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "ndcg@10": dg.MetadataValue.json(ndcg),
+            "best_model": best or "(none)",
+            "strongest_baseline": baseline,
+        },
+    )

@@ -1,4 +1,9 @@
-"""Ingestion: each landed file streamed into its Delta table (scrapers/amazon/ingest.py), one category a run."""
+"""Ingestion: each landed file streamed into its Delta table (scrapers/amazon/ingest.py), one category a run.
+
+A failing file still has its rejects committed to the quarantine (too many rejects, a refused shrink), so the
+evidence of what was wrong is kept while the category keeps its previous rows. A multi-category run (a range
+backfill) reports every category's counts, not only the last one's.
+"""
 
 from pathlib import Path
 from typing import Any
@@ -7,9 +12,13 @@ import dagster as dg
 
 from assets.amazon.partitions import category_partitions
 from assets.amazon.tables import ITEMS, REVIEWS
+from foundation.landing import fingerprint, fingerprint_metadata
 from foundation.markdown import markdown_table
 from foundation.resources import StorageResource
-from scrapers.amazon.ingest import ingest_file
+from foundation.run_config import IngestionConfig, shrink_allowed
+from foundation.storage.delta_tables import ShrinkRefused
+from foundation.storage.quarantine import TooManyRejects
+from scrapers.amazon.ingest import EmptyFile, ingest_file
 from scrapers.amazon.landing import LANDING_SOURCE, file_name, landed_file
 
 
@@ -27,11 +36,19 @@ def _ingest_metadata(path: Path, stats: dict[str, Any], quarantine_meta: dict[st
     return meta | quarantine_meta
 
 
-def _ingest_partitions(context: dg.AssetExecutionContext, storage: StorageResource, kind: str) -> dg.MaterializeResult:
+# Per-file metadata that would describe only the last category of a multi-category run.
+_PER_FILE = ("source_file", "blank_lines", "source_mb", "mb_per_second", "rating_distribution", "window", "sample_rows")
+
+
+def _ingest_partitions(
+    context: dg.AssetExecutionContext, storage: StorageResource, kind: str, allow_shrink: bool = False
+) -> dg.MaterializeResult:
     table = REVIEWS if kind == "reviews" else ITEMS
     store = table.store(storage)
     folder = storage.landing_path(LANDING_SOURCE)
     metadata: dict[str, Any] = {}
+    per_category: dict[str, dict[str, Any]] = {}
+    fingerprints: dict[str, str] = {}  # the landing sensor skips files recorded here (foundation/landing.py)
     # One category per run from the sensor; a range backfill (single run) walks its categories in turn.
     for category in context.partition_keys:
         path = landed_file(folder, kind, category)
@@ -41,15 +58,46 @@ def _ingest_partitions(context: dg.AssetExecutionContext, storage: StorageResour
                 description=f"no {' or '.join(names)} in {folder}",
                 metadata={"landing_folder": dg.MetadataValue.path(str(folder)), "category": category},
             )
+        fingerprints[path.name] = fingerprint(path)  # before reading: a file replaced meanwhile runs again
         context.log.info(f"ingesting {path} into {table.name}[{category}]")
         quarantine = storage.quarantine(table.name, category)
-        result, stats = ingest_file(store, quarantine, path, kind, category, log=context.log)
+        failure_meta = {"category": category, "source_file": dg.MetadataValue.path(str(path))}
+        try:
+            result, stats = ingest_file(
+                store, quarantine, path, kind, category, log=context.log, allow_shrink=allow_shrink
+            )
+        except (TooManyRejects, ShrinkRefused) as error:
+            # The file was read: keep its rejects as evidence before failing (the category keeps its rows).
+            failure_meta |= quarantine.commit(context.run_id)
+            if isinstance(error, TooManyRejects):
+                raise
+            raise dg.Failure(description=str(error), metadata=failure_meta) from error
+        except EmptyFile as error:
+            raise dg.Failure(description=str(error), metadata=failure_meta) from error
         metadata = result.metadata() | _ingest_metadata(path, stats, quarantine.commit(context.run_id))
+        per_category[category] = {
+            "source_file": path.name,
+            "source_lines": stats["lines"],
+            "rows_written": result.rows_written,
+            "quarantined_rows": quarantine.count,
+            "quarantine_reasons": quarantine.reasons(),
+            "table_version": result.version,
+        }
         context.log.info(
             f"{table.name}[{category}]: {result.rows_written:,} rows, {quarantine.count} quarantined "
             f"{quarantine.reasons()}, {metadata['mb_per_second']} MB/s"
         )
-    return dg.MaterializeResult(metadata=metadata)
+    if len(per_category) > 1:
+        metadata = {k: v for k, v in metadata.items() if k not in _PER_FILE} | {
+            "categories": dg.MetadataValue.json(per_category),
+            "source_lines": sum(c["source_lines"] for c in per_category.values()),
+            "rows_written": sum(c["rows_written"] for c in per_category.values()),
+            "quarantined_rows": sum(c["quarantined_rows"] for c in per_category.values()),
+            "quarantine_reasons": dg.MetadataValue.json(
+                {cat: c["quarantine_reasons"] for cat, c in per_category.items()}
+            ),
+        }
+    return dg.MaterializeResult(metadata=metadata | fingerprint_metadata(fingerprints))
 
 
 def _ingestion_asset(name: str, kind: str, description: str) -> dg.AssetsDefinition:
@@ -61,8 +109,10 @@ def _ingestion_asset(name: str, kind: str, description: str) -> dg.AssetsDefinit
         kinds={"delta"},
         description=description,
     )
-    def _asset(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-        return _ingest_partitions(context, storage, kind)
+    def _asset(
+        context: dg.AssetExecutionContext, storage: StorageResource, config: IngestionConfig
+    ) -> dg.MaterializeResult:
+        return _ingest_partitions(context, storage, kind, shrink_allowed(context, config))
 
     return _asset
 

@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.code_corpus.tables import DEFAULT_SEQ_LEN
 from scrapers.code_corpus.filters import FilterThresholds
-from scrapers.code_corpus.github import GitHubGraphQL, RetryPolicy
+from scrapers.code_corpus.github import GitHubGraphQL, RetryPolicy, clone_base
 
 TOKEN_ENV = "STOREFRONT_GITHUB_TOKEN"
 
@@ -19,10 +19,26 @@ class CodeCorpusGitHubResource(dg.ConfigurableResource):
     max_attempts: int = 8
     backoff_seconds: float = 1.0
     max_wait_seconds: float = 3_700.0
+    secondary_wait_seconds: float = 60.0  # first wait after a secondary limit without Retry-After; doubles
+    max_secondary_wait_seconds: float = 600.0
+    slice_attempts: int = 3  # pagings of an incomplete search slice before the crawl fails
+    slice_backoff_seconds: float = 5.0
 
     def client(self) -> GitHubGraphQL:
-        policy = RetryPolicy(self.max_attempts, self.backoff_seconds, max_wait_seconds=self.max_wait_seconds)
+        policy = RetryPolicy(
+            self.max_attempts,
+            self.backoff_seconds,
+            max_wait_seconds=self.max_wait_seconds,
+            secondary_wait_seconds=self.secondary_wait_seconds,
+            max_secondary_wait_seconds=self.max_secondary_wait_seconds,
+            slice_attempts=self.slice_attempts,
+            slice_backoff_seconds=self.slice_backoff_seconds,
+        )
         return GitHubGraphQL(self.token, self.endpoint, policy)
+
+    def clone_base(self) -> str:
+        """The only place clone URLs may point to: github.com, or the endpoint's host (Enterprise, sandbox)."""
+        return clone_base(self.endpoint)
 
 
 class CodeCorpusSettingsResource(dg.ConfigurableResource):
@@ -50,6 +66,7 @@ class CodeCorpusSettingsResource(dg.ConfigurableResource):
     clone_workers: int = 4
     blob_filter: str | None = None  # e.g. "blob:limit=1m" for servers that support partial clone
     max_failed_repo_share: float = 0.2
+    max_rejected_repo_share: float = 0.9  # repositories rejected (licence, refused URL, clone failed) per month
     max_dropped_file_share: float = 0.9
     seq_len: int = DEFAULT_SEQ_LEN
     validation_fraction: float = 0.1

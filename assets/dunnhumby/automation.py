@@ -8,6 +8,7 @@ import dagster as dg
 
 from assets.dunnhumby.partitions import week_partitions
 from assets.dunnhumby.tables import LANDING_SOURCE
+from foundation.landing import already_ingested, fingerprint
 from foundation.resources import StorageResource
 from scrapers.dunnhumby.week_files import week_of
 
@@ -15,6 +16,7 @@ from scrapers.dunnhumby.week_files import week_of
 SENSOR_NAME = "dunnhumby_landing_sensor"
 WEEKLY_JOB_NAME = "dunnhumby_weekly_job"
 TRAINING_JOB_NAME = "dunnhumby_training_job"
+TRANSACTIONS_KEY = dg.AssetKey("dunnhumby_transactions")  # its materialisations record the files read
 
 # Weekly retraining once new weeks arrived (files land over the weekend): Mondays 03:00. Used by the
 # training assets' automation conditions (foundation/automation.py `retrain`) and the schedule below.
@@ -41,11 +43,6 @@ training_job = dg.define_asset_job(
 )
 
 
-def _fingerprint(path: Path) -> str:
-    stat = path.stat()
-    return f"{stat.st_size}-{stat.st_mtime_ns}"
-
-
 @dg.sensor(
     name=SENSOR_NAME,
     job=weekly_job,
@@ -54,27 +51,32 @@ def _fingerprint(path: Path) -> str:
     description="New or replaced transactions_YYYYWW.csv[.gz] in the landing folder -> one weekly run per week.",
 )
 def dunnhumby_landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
-    """The cursor maps each file name to the size and mtime it was launched for, so a file is run once,
-    also across daemon restarts, and a replaced file (a corrected re-delivery) is run again."""
+    """The cursor maps each file name to the fingerprint (size, mtime) it was launched or found ingested for,
+    so a file is run once, also across daemon restarts, and a replaced file (a corrected re-delivery) is run
+    again. A file ingested by another path (the demo, `dg launch`, a backfill) carries its fingerprint on the
+    week's latest `dunnhumby_transactions` materialisation and is skipped too (foundation/landing.py)."""
     landing = storage.landing_path(LANDING_SOURCE)
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    known = set(context.instance.get_dynamic_partitions(week_partitions.name))
     new_by_week: dict[str, Path] = {}
     for path in sorted(landing.iterdir()):
         week = week_of(path)
-        if week is None or not path.is_file() or seen.get(path.name) == _fingerprint(path):
+        if week is None or not path.is_file() or seen.get(path.name) == fingerprint(path):
+            continue
+        if week in known and already_ingested(context.instance, TRANSACTIONS_KEY, week, path):
+            seen[path.name] = fingerprint(path)
             continue
         new_by_week[week] = path
     if not new_by_week:
-        return dg.SensorResult(skip_reason=f"no new week files in {landing}", cursor=context.cursor)
-    known = set(context.instance.get_dynamic_partitions(week_partitions.name))
+        return dg.SensorResult(skip_reason=f"no new week files in {landing}", cursor=json.dumps(seen, sort_keys=True))
     runs = []
     for week, path in sorted(new_by_week.items()):
-        fingerprint = _fingerprint(path)
-        seen[path.name] = fingerprint
+        version = fingerprint(path)
+        seen[path.name] = version
         runs.append(
             dg.RunRequest(
                 partition_key=week,
-                run_key=f"{path.name}:{fingerprint}",
+                run_key=f"{path.name}:{version}",
                 tags={"dunnhumby/source_file": path.name},
             )
         )

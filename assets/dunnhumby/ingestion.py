@@ -11,9 +11,11 @@ from assets.dunnhumby.partitions import WEEK, week_partitions
 from assets.dunnhumby.resources import DunnhumbyModelsResource
 from assets.dunnhumby.tables import BASKETS, CALENDAR, LANDING_SOURCE, TRANSACTIONS
 from foundation.automation import derived_table
+from foundation.landing import fingerprint, fingerprint_metadata
 from foundation.progress import Progress
 from foundation.resources import StorageResource
-from foundation.storage.delta_tables import Window
+from foundation.run_config import IngestionConfig, shrink_allowed
+from foundation.storage.delta_tables import ShrinkRefused, Window
 from foundation.storage.quarantine import TooManyRejects
 from models.dunnhumby.baskets import baskets_from_lines
 from scrapers.dunnhumby.week_files import (
@@ -58,10 +60,13 @@ def dunnhumby_shop_calendar(context: dg.AssetExecutionContext, storage: StorageR
     kinds={"delta"},
 )
 def dunnhumby_transactions(
-    context: dg.AssetExecutionContext, storage: StorageResource, dunnhumby_models: DunnhumbyModelsResource
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    dunnhumby_models: DunnhumbyModelsResource,
+    config: IngestionConfig,
 ) -> dg.MaterializeResult:
     landing = storage.landing_path(LANDING_SOURCE)
-    tables, per_week, rejected_files = [], {}, {}
+    tables, per_week, rejected_files, fingerprints = [], {}, {}, {}
     weeks = partition_weeks(context)
     progress = Progress(context.log, "transaction lines")
     for week in weeks:
@@ -71,6 +76,7 @@ def dunnhumby_transactions(
                 description=f"no landed file for shop week {week} in {landing} ({week_file_name(week, False)}[.gz])",
                 metadata={"landing": dg.MetadataValue.path(str(landing)), "week": week},
             )
+        fingerprints[path.name] = fingerprint(path)  # before reading; the landing sensor skips files recorded here
         quarantine = storage.quarantine(LANDING_SOURCE, week)
         try:
             parsed = parse_week_file(path, week)
@@ -97,6 +103,7 @@ def dunnhumby_transactions(
             "variant": parsed.variant,
             "rows_read": parsed.rows_read,
             "rows_kept": parsed.table.num_rows,
+            "blank_lines": parsed.blank_lines,
             "quarantined": quarantine.count,
             "anonymous_share": round(anonymous / max(parsed.table.num_rows, 1), 4),
             "quarantine_reasons": quarantine.reasons(),
@@ -104,9 +111,18 @@ def dunnhumby_transactions(
         context.log.info(f"{path.name}: {per_week[week]}; quarantine {quarantine_meta['quarantine_table'].value}")
 
     progress.done()
-    metadata: dict[str, Any] = {"weeks": dg.MetadataValue.json(per_week), **progress.metadata()}
+    metadata: dict[str, Any] = {
+        "weeks": dg.MetadataValue.json(per_week),
+        **progress.metadata(),
+        **fingerprint_metadata(fingerprints),  # a run with a rejected file fails below: nothing recorded
+    }
     if tables:
-        result = TRANSACTIONS.store(storage).overwrite(pa.concat_tables(tables), Window.of(WEEK, *per_week))
+        try:
+            result = TRANSACTIONS.store(storage).overwrite(
+                pa.concat_tables(tables), Window.of(WEEK, *per_week), allow_shrink=shrink_allowed(context, config)
+            )
+        except ShrinkRefused as error:  # the quarantines are committed above; the weeks keep their rows
+            raise dg.Failure(description=str(error), metadata=metadata) from error
         metadata |= result.metadata()
         metadata["quarantined_rows"] = sum(w["quarantined"] for w in per_week.values())
         if len(per_week) == 1:
@@ -131,7 +147,8 @@ def dunnhumby_transactions(
 def dunnhumby_baskets(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     window = Window.of(WEEK, *partition_weeks(context))
     baskets = baskets_from_lines(TRANSACTIONS.store(storage).read(window))
-    result = BASKETS.store(storage).overwrite(baskets, window)
+    # Derived from the shrink-guarded transactions: it follows them, also when a shrink was allowed there.
+    result = BASKETS.store(storage).overwrite(baskets, window, allow_shrink=True)
     anonymous = pc.sum(baskets["IS_ANONYMOUS"]).as_py() or 0
     return dg.MaterializeResult(
         metadata=result.metadata()

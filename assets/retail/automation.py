@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from assets.retail.partitions import store_partitions
 from assets.retail.resources import RetailStoresResource
+from foundation.landing import ingested_fingerprint
 
 TRAINING_CRON = "0 4 * * 1"  # Mondays 04:00 UTC: the two-tower model's retrain tick and the training schedule
 
@@ -33,7 +34,9 @@ retail_training_job = dg.define_asset_job(
 def retail_store_sensor(context: dg.SensorEvaluationContext, retail_stores: RetailStoresResource) -> dg.SensorResult:
     """Adds stores as partitions and ingests a store when its watermark (max transaction id, customers) moves.
 
-    The cursor maps store -> last launched watermark, so a store's data is ingested once per change.
+    The cursor maps store -> last launched watermark, so a store's data is ingested once per change. A store
+    ingested by another path (the demo, `dg launch`, a backfill) at the same watermark is skipped too: both
+    ingestion assets record the watermark they read on their materialisation (foundation/landing.py).
     """
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     known = set(context.instance.get_dynamic_partitions(store_partitions.name))
@@ -46,9 +49,15 @@ def retail_store_sensor(context: dg.SensorEvaluationContext, retail_stores: Reta
         except sa.exc.OperationalError as error:  # one unreachable store must not block the others
             context.log.warning(f"{databases.safe_url(store)} unreachable: {type(error).__name__}")
             continue
-        if seen.get(store) != mark:
-            runs.append(dg.RunRequest(run_key=f"{store}:{mark}", partition_key=store))
-            seen[store] = mark
+        if seen.get(store) == mark:
+            continue
+        seen[store] = mark
+        if store in known and all(
+            ingested_fingerprint(context.instance, dg.AssetKey(asset), store, store) == mark
+            for asset in ("store_customers", "store_transactions")
+        ):
+            continue
+        runs.append(dg.RunRequest(run_key=f"{store}:{mark}", partition_key=store))
     return dg.SensorResult(
         run_requests=runs,
         dynamic_partitions_requests=[store_partitions.build_add_request(new_stores)] if new_stores else [],

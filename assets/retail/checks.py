@@ -32,10 +32,25 @@ def item_item_examples_have_no_future_items(storage: StorageResource) -> dg.Asse
     return dg.AssetCheckResult(passed=not any(counts.values()), metadata=counts)
 
 
-@dg.asset_check(asset=two_tower_model, description="The model ranks better than recommending the most popular items.")
+@dg.asset_check(
+    asset=two_tower_model,
+    description="The model ranks better (NDCG@10) than the strongest baseline: most-popular, last-item transition "
+    "or co-occurrence.",
+)
 def two_tower_beats_most_popular(storage: StorageResource) -> dg.AssetCheckResult:
+    # Against the strongest baseline of the report, not only most-popular: warn. The name predates that; the
+    # definitions snapshot pins it.
     report = json.loads(storage.model_store(TWO_TOWER_MODEL).read_text("report.json"))["results"]
-    model, popular = report["two_tower"]["ndcg@10"], report["most_popular"]["ndcg@10"]
+    model = report["two_tower"]["ndcg@10"]
+    baselines = {name: r["ndcg@10"] for name, r in report.items() if name != "two_tower"}
+    strongest = max(baselines, key=baselines.__getitem__)
     return dg.AssetCheckResult(
-        passed=model > popular, metadata={"two_tower_ndcg@10": model, "most_popular_ndcg@10": popular}
+        passed=model > baselines[strongest],
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "two_tower_ndcg@10": model,
+            "most_popular_ndcg@10": baselines["most_popular"],
+            "strongest_baseline": strongest,
+            "strongest_baseline_ndcg@10": baselines[strongest],
+        },
     )

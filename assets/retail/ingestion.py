@@ -1,4 +1,9 @@
-"""Bringing the store databases in: customers and transactions per store, the chain-wide catalogue."""
+"""Bringing the store databases in: customers and transactions per store, the chain-wide catalogue.
+
+A store database that returns no rows (or under half of what its partition holds) fails the run instead of
+emptying the partition (the shrink guard of `DeltaStore.overwrite`); `allow_shrink` in the run config, or the
+run tag `storefront/allow_shrink=true`, lets an operator accept a real loss.
+"""
 
 from collections.abc import Callable
 
@@ -16,8 +21,10 @@ from assets.retail.tables import (
     TRANSACTIONS_QUARANTINE,
     to_arrow,
 )
+from foundation.landing import fingerprint_metadata
 from foundation.resources import StorageResource
-from foundation.storage.delta_tables import Window
+from foundation.run_config import IngestionConfig, shrink_allowed
+from foundation.storage.delta_tables import ShrinkRefused, Window
 from foundation.storage.quarantine import Quarantine
 from foundation.tables import DeltaTableSpec
 from scrapers.retail.stores import StoreDatabases, read_catalogue, read_customers, read_transactions
@@ -32,21 +39,31 @@ def _ingest_stores(
     read: Callable[[StoreDatabases, str, Quarantine], pd.DataFrame],
     quarantine_source: str,
     table: DeltaTableSpec,
+    allow_shrink: bool = False,
 ) -> dg.MaterializeResult:
     """Read one table from each store database of the run's partitions into its Delta window."""
     databases = retail_stores.databases()
-    frames, meta = [], {}
+    frames, meta, watermarks = [], {}, {}
     for store in context.partition_keys:
+        # Before reading: the store sensor skips stores whose watermark is recorded here (foundation/landing.py).
+        watermarks[store] = databases.watermark(store)
         quarantine = storage.quarantine(quarantine_source, store)
         frame = read(databases, store, quarantine)
-        quarantine.check_share(len(frame) + quarantine.count, MAX_REJECT_SHARE)
+        # Committed before the share check, so a store that fails it still leaves its rejects to look at.
         meta |= {f"{store}/{k}": v for k, v in quarantine.commit(context.run_id).items()}
+        quarantine.check_share(len(frame) + quarantine.count, MAX_REJECT_SHARE)
         meta[f"{store}/source"] = databases.safe_url(store)
         frames.append(frame)
-    result = table.store(storage).overwrite(
-        to_arrow(table, pd.concat(frames)), Window.of("store_id", *context.partition_keys)
-    )
-    return dg.MaterializeResult(metadata=result.metadata() | meta)
+    try:
+        result = table.store(storage).overwrite(
+            to_arrow(table, pd.concat(frames)), Window.of("store_id", *context.partition_keys), allow_shrink
+        )
+    except ShrinkRefused as error:  # e.g. a store database that answered with no rows: keep what is stored
+        raise dg.Failure(
+            description=str(error),
+            metadata={"shrunk": dg.MetadataValue.json({k: list(v) for k, v in error.shrunk.items()}), **meta},
+        ) from error
+    return dg.MaterializeResult(metadata=result.metadata() | meta | fingerprint_metadata(watermarks))
 
 
 @dg.asset(
@@ -57,9 +74,20 @@ def _ingest_stores(
     description="Customer records of every store database in one Delta table (partition = store).",
 )
 def store_customers(
-    context: dg.AssetExecutionContext, storage: StorageResource, retail_stores: RetailStoresResource
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    retail_stores: RetailStoresResource,
+    config: IngestionConfig,
 ) -> dg.MaterializeResult:
-    return _ingest_stores(context, storage, retail_stores, read_customers, CUSTOMERS_QUARANTINE, STORE_CUSTOMERS)
+    return _ingest_stores(
+        context,
+        storage,
+        retail_stores,
+        read_customers,
+        CUSTOMERS_QUARANTINE,
+        STORE_CUSTOMERS,
+        shrink_allowed(context, config),
+    )
 
 
 @dg.asset(
@@ -70,10 +98,19 @@ def store_customers(
     description="TransactionEntry rows of every store with the item's brand code (partition = store).",
 )
 def store_transactions(
-    context: dg.AssetExecutionContext, storage: StorageResource, retail_stores: RetailStoresResource
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    retail_stores: RetailStoresResource,
+    config: IngestionConfig,
 ) -> dg.MaterializeResult:
     return _ingest_stores(
-        context, storage, retail_stores, read_transactions, TRANSACTIONS_QUARANTINE, STORE_TRANSACTIONS
+        context,
+        storage,
+        retail_stores,
+        read_transactions,
+        TRANSACTIONS_QUARANTINE,
+        STORE_TRANSACTIONS,
+        shrink_allowed(context, config),
     )
 
 

@@ -2,9 +2,11 @@
 
 import dagster as dg
 
-from assets.sneakers.partitions import SNEAKER_QUERIES, queries_partitions
+from assets.sneakers.partitions import queries_partitions
+from assets.sneakers.resources import SneakersMarketplaceResource
 from assets.sneakers.tables import IMAGES
 from foundation.resources import StorageResource
+from scrapers.marketplace.profile import ProfileError
 
 DAILY_SCRAPE_CRON = "0 6 * * *"  # 06:00 UTC: every query re-scraped
 CNN_CRON = "0 7 * * 1"  # Monday 07:00 UTC: after that morning's scrape (the daily schedule runs at 06:00)
@@ -39,8 +41,28 @@ def sneakers_daily_scrape(context: dg.ScheduleEvaluationContext) -> list[dg.RunR
     day = context.scheduled_execution_time.date().isoformat()
     return [
         dg.RunRequest(run_key=f"{day}|{q}", partition_key=q, tags={"sneakers/scrape_date": day})
-        for q in SNEAKER_QUERIES
+        for q in context.instance.get_dynamic_partitions(queries_partitions.name)
     ]
+
+
+@dg.sensor(job=sneakers_ingest_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED)
+def sneakers_profile_queries(
+    context: dg.SensorEvaluationContext, sneakers_marketplace: SneakersMarketplaceResource
+) -> dg.SensorResult:
+    """The site profile's queries become partitions (a new shop needs a profile file, no code); each new query
+    is scraped once right away, then daily by the schedule."""
+    try:
+        queries = sneakers_marketplace.profile(None).queries
+    except (OSError, ProfileError) as err:
+        raise dg.Failure(description=f"cannot read the site profile: {err}") from err
+    known = set(context.instance.get_dynamic_partitions(queries_partitions.name))
+    missing = [q for q in dict.fromkeys(queries) if q not in known]
+    if not missing:
+        return dg.SensorResult(skip_reason=f"all {len(queries)} queries of the profile are partitions")
+    return dg.SensorResult(
+        dynamic_partitions_requests=[queries_partitions.build_add_request(missing)],
+        run_requests=[dg.RunRequest(run_key=f"new-query|{q}", partition_key=q) for q in missing],
+    )
 
 
 @dg.sensor(job=sneakers_dataset_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED)

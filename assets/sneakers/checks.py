@@ -1,5 +1,5 @@
 """Data quality of the sneakers pipeline: unique listings and prices, parseable titles, 224x224 RGB images,
-leak-free splits, and a CNN that beats the majority class."""
+leak-free splits, and a CNN that beats its strongest baseline."""
 
 from collections import Counter
 
@@ -13,6 +13,9 @@ from assets.sneakers.training import sneaker_evaluation
 from foundation.resources import StorageResource
 from models.sneakers.dataset import SPLITS as SPLIT_NAMES
 from scrapers.sneakers.images import SIZE as IMAGE_SIZE
+
+# The evaluation's methods that do not use the CNN (models/sneakers/evaluation.py); "stacked" builds on it.
+BASELINES = ("majority", "median_model_price", "title_only")
 
 
 def _duplicates(*columns: list) -> int:
@@ -95,16 +98,35 @@ def sneaker_splits_do_not_leak(storage: StorageResource) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(
-    asset=sneaker_evaluation, description="The CNN beats the majority class on every head of the test split."
+    asset=sneaker_evaluation,
+    description="The CNN beats the strongest baseline (majority, title-only, median model price) on every head of "
+    "the test split.",
 )
 def sneaker_cnn_beats_majority(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    # Test accuracy per head against the highest-scoring baseline, not only the majority class: warn. The name
+    # predates that; the definitions snapshot pins it.
     event = context.instance.get_latest_materialization_event(sneaker_evaluation.key)
-    beats = event.asset_materialization.metadata["cnn_beats_majority"].value if event else {}
+    metrics = event.asset_materialization.metadata["metrics"].value if event else {}
+    beats = strongest_baselines(metrics)
     return dg.AssetCheckResult(
-        passed=bool(beats) and all(beats.values()),
+        passed=bool(beats) and all(b["cnn_wins"] for b in beats.values()),
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"beats": dg.MetadataValue.json(beats)},
     )
+
+
+def strongest_baselines(metrics: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, object]]:
+    """head -> the strongest baseline by test accuracy, its and the CNN's accuracy, and whether the CNN wins."""
+    beats: dict[str, dict[str, object]] = {}
+    for head, methods in metrics.items():
+        baselines = {m: r["accuracy"] for m, r in methods.items() if m in BASELINES}
+        if "cnn" not in methods or not baselines:
+            continue
+        strongest = max(baselines, key=baselines.__getitem__)
+        cnn = methods["cnn"]["accuracy"]
+        beats[head] = {"baseline": strongest, "baseline_accuracy": baselines[strongest], "cnn_accuracy": cnn}
+        beats[head]["cnn_wins"] = cnn > baselines[strongest]
+    return beats
 
 
 CHECKS = [

@@ -7,6 +7,7 @@ from assets.sneakers.automation import (
     sneakers_dataset_job,
     sneakers_ingest_job,
     sneakers_new_images_sensor,
+    sneakers_profile_queries,
     sneakers_training_job,
 )
 from assets.sneakers.checks import CHECKS
@@ -29,6 +30,6 @@ defs = dg.Definitions(
     asset_checks=CHECKS,
     jobs=[sneakers_ingest_job, sneakers_dataset_job, sneakers_training_job],
     schedules=[sneakers_daily_scrape],
-    sensors=[sneakers_new_images_sensor],
+    sensors=[sneakers_new_images_sensor, sneakers_profile_queries],
     resources={"sneakers_marketplace": marketplace_from_env()},
 )

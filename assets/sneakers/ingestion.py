@@ -15,7 +15,9 @@ import yaml
 from assets.sneakers.partitions import GROUP, queries_partitions, window_label
 from assets.sneakers.resources import SneakersMarketplaceResource
 from assets.sneakers.tables import IMAGES, LISTINGS, PRICE_HISTORY
+from foundation.markdown import markdown_table
 from foundation.resources import REPO_ROOT, StorageResource
+from foundation.run_config import shrink_allowed
 from foundation.storage.delta_tables import Window
 from scrapers.marketplace.crawl import crawl_command
 from scrapers.sneakers.images import collect_images
@@ -42,6 +44,35 @@ def _crawl(
     return out, (messages[-1] if messages else {})
 
 
+def crawl_evidence(stats: dict) -> dict[str, dg.MetadataValue]:
+    """What a crawl's completeness rests on, per query: stop reason, pages, items, expected, errors."""
+    rows = [
+        [
+            r["query"],
+            r["stop_reason"],
+            r["pages"],
+            r["items"],
+            r["expected"] if r["expected"] is not None else "?",
+            "; ".join(r["errors"][:2]),
+        ]
+        for r in stats.get("per_query", [])
+    ]
+    return {
+        "crawl_complete": dg.MetadataValue.bool(bool(stats.get("complete"))),
+        "stop_reasons": dg.MetadataValue.json(stats.get("stop_reasons", {})),
+        "items_expected": (
+            dg.MetadataValue.int(stats["expected"])
+            if stats.get("expected") is not None
+            else dg.MetadataValue.text("unknown")
+        ),
+        "pages": dg.MetadataValue.int(int(stats.get("pages", 0))),
+        "crawl_errors": dg.MetadataValue.json(stats.get("errors", [])[:20]),
+        "crawl_report": dg.MetadataValue.md(
+            markdown_table(["query", "stopped by", "pages", "items", "expected", "errors"], rows)
+        ),
+    }
+
+
 @dg.asset(
     group_name=GROUP,
     partitions_def=queries_partitions,
@@ -57,6 +88,11 @@ def sneaker_listings(
     with tempfile.TemporaryDirectory(prefix="sneaker-crawl-") as tmp:
         out, stats = _crawl(context, sneakers_marketplace, queries, Path(tmp))
         listings, rejects = read_crawl_output(out)
+    evidence = crawl_evidence(stats)
+    if not stats.get("complete"):
+        # A partial crawl is a failure: nothing is written, the previous version of these partitions stays.
+        problems = stats.get("problems") or ["the crawl reported no stats (it did not finish)"]
+        raise dg.Failure(description="incomplete crawl: " + "; ".join(problems[:5]), metadata=evidence)
     listings, duplicates = dedupe(listings)
     listings = [r for r in listings if r["query"] in queries]
     quarantine = storage.quarantine("sneaker_listings", window_label(queries, 5))
@@ -71,12 +107,15 @@ def sneaker_listings(
     # The daily schedule tags its runs with the day they stand for, so a late or retried run files its prices there.
     day = context.run.tags.get("sneakers/scrape_date")
     table = listings_table(listings, date.fromisoformat(day) if day else datetime.now(UTC).date())
-    result = LISTINGS.store(storage).overwrite(table, Window.of("query", *queries))
+    result = LISTINGS.store(storage).overwrite(
+        table, Window.of("query", *queries), allow_shrink=shrink_allowed(context)
+    )
     unparsed = unparsed_titles(listings)
     seconds = float(stats.get("seconds", 0.0))
     return dg.MaterializeResult(
         metadata=result.metadata()
         | quarantine.commit(context.run_id)
+        | evidence
         | {
             "strategy": sneakers_marketplace.strategy,
             "listings": len(listings),
@@ -132,12 +171,18 @@ def sneaker_images(
     queries = list(context.partition_keys)
     window = Window.of("query", *queries)
     listings = LISTINGS.store(storage).read(window, columns=["image_url", "query"])
-    wanted = sorted(
-        set(zip(listings.column("image_url").to_pylist(), listings.column("query").to_pylist(), strict=True))
-    )
+    pairs = zip(listings.column("image_url").to_pylist(), listings.column("query").to_pylist(), strict=True)
+    wanted = sorted({(url, query) for url, query in pairs if url})  # a shop may list products without images
     store = IMAGES.store(storage)
     known = {r["image_url"]: r for r in store.read().to_pylist()}  # fetched before (any query): not again
-    batch = collect_images(wanted, known, storage.local_path("images", "sneakers"), context.log)
+    batch = collect_images(
+        wanted,
+        known,
+        storage.local_path("images", "sneakers"),
+        context.log,
+        allow=sneakers_marketplace.image_allow,
+        limits=sneakers_marketplace.image_limits(),
+    )
     quarantine = storage.quarantine("sneaker_images", window_label(queries, 2))
     for raw, reason, location in batch.rejects:
         quarantine.reject(raw, reason, location)

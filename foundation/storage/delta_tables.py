@@ -5,11 +5,17 @@ delete-then-write in one Delta commit (`write_deltalake(mode="overwrite", predic
 re-run replaces exactly its rows and a crashed write leaves the previous version readable.
 The `dagster-deltalake` IO manager is deliberately not used: in 0.29.x it overwrites whole tables
 for partitioned assets.
+
+Shrink guard: a window overwrite that would leave one of the window's partitions empty, or with fewer than
+`SHRINK_TOLERANCE` of the rows it had, raises `ShrinkRefused` before anything is committed, unless the caller
+passes `allow_shrink=True` (ingestion assets expose it as the `allow_shrink` run config field). A source that
+silently returns nothing must fail, not erase what was stored.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +43,21 @@ def _commit_retrying() -> Retrying:
 
 
 PREVIEW_ROWS = 5
+# A window overwrite keeping under this share of a partition's previous rows is refused unless allowed.
+SHRINK_TOLERANCE = 0.5
+
+
+class ShrinkRefused(ValueError):
+    """An overwrite would empty or much shrink partitions that had rows; nothing was committed."""
+
+    def __init__(self, uri: str, shrunk: Mapping[str, tuple[int, int]]) -> None:
+        parts = ", ".join(f"{value}: {before:,} -> {after:,} rows" for value, (before, after) in sorted(shrunk.items()))
+        super().__init__(
+            f"refusing to shrink {uri} below {SHRINK_TOLERANCE:.0%} of its previous rows ({parts}); the table keeps "
+            "its previous version. If the source really lost these rows, re-run with allow_shrink: true "
+            "(run config of the asset, or the run tag storefront/allow_shrink=true)"
+        )
+        self.shrunk = dict(shrunk)
 
 
 @dataclass(frozen=True)
@@ -77,6 +98,12 @@ class Window:
             return col.isin(list(self.values))
         return (col >= self.start) & (col <= self.end)
 
+    def includes(self, value: str) -> bool:
+        """Whether one partition value is in the window (string comparison, like `predicate`)."""
+        if self.values:
+            return value in self.values
+        return str(self.start) <= value <= str(self.end)
+
     def contains(self, column: pa.ChunkedArray | pa.Array) -> pa.Array:
         if self.values:
             return pc.is_in(column, value_set=pa.array(list(self.values), column.type))
@@ -89,6 +116,8 @@ class _Streamed:
 
     rows: int = 0
     preview: pa.Table | None = None
+    per_value: Counter = field(default_factory=Counter)  # rows per value of the window's column
+    refused: ShrinkRefused | None = None  # raised at the end of the stream, re-raised unwrapped
 
 
 def _local_root(uri: str) -> Path | None:
@@ -207,16 +236,53 @@ class DeltaStore:
         except Exception:  # another process created it first
             return self.table()
 
-    def overwrite(self, data: pa.Table | Iterable[pa.RecordBatch], window: Window) -> WriteResult:
-        """Replace exactly the rows of `window` with `data` (idempotent re-runs)."""
+    def overwrite(
+        self, data: pa.Table | Iterable[pa.RecordBatch], window: Window, allow_shrink: bool = False
+    ) -> WriteResult:
+        """Replace exactly the rows of `window` with `data` (idempotent re-runs).
+
+        Raises `ShrinkRefused` before committing when a partition of the window would keep under
+        `SHRINK_TOLERANCE` of its previous rows (empty included), unless `allow_shrink`.
+        """
         table = self._conform(data)
         self._check_window(table, window)
+        if not allow_shrink:
+            after = Counter({e["values"]: e["counts"] for e in pc.value_counts(table[window.column]).to_pylist()})
+            self._check_shrink(self.partition_counts(window), after)
         return self._commit(table, mode="overwrite", predicate=window.predicate(), label=window.predicate())
 
+    def partition_counts(self, window: Window) -> dict[str, int]:
+        """Rows per value of the window's column in the current version, from the Delta log's file
+        statistics when the column is a partition column (no data read), else by scanning that column."""
+        if not self.exists():
+            return {}
+        if window.column in self.partition_by:
+            actions = pa.table(self.table().get_add_actions(flatten=True))
+            column = f"partition.{window.column}"
+            if column in actions.column_names and actions["num_records"].null_count == 0:
+                counts: Counter = Counter()
+                for value, n in zip(actions[column].to_pylist(), actions["num_records"].to_pylist(), strict=True):
+                    if value is not None and window.includes(str(value)):
+                        counts[str(value)] += n
+                return dict(counts)
+        values = self.dataset(window).to_table(columns=[window.column])[window.column]
+        return {str(e["values"]): e["counts"] for e in pc.value_counts(values).to_pylist()}
+
+    def _check_shrink(self, before: Mapping[str, int], after: Mapping[str, int]) -> None:
+        shrunk = {v: (n, after.get(v, 0)) for v, n in before.items() if n and after.get(v, 0) < n * SHRINK_TOLERANCE}
+        if shrunk:
+            raise ShrinkRefused(self.uri, shrunk)
+
     def overwrite_stream(
-        self, batches: Iterable[pa.RecordBatch], window: Window, target_file_size: int | None = None
+        self,
+        batches: Iterable[pa.RecordBatch],
+        window: Window,
+        target_file_size: int | None = None,
+        allow_shrink: bool = False,
     ) -> WriteResult:
         """`overwrite` for inputs larger than memory: batches stream into one commit.
+
+        The shrink guard (see `overwrite`) runs when the stream ends, before the commit.
 
         An exception raised by the batch iterator aborts the write before the commit, so the table
         keeps its previous version (a broken file never replaces good rows). A local table whose only
@@ -225,14 +291,15 @@ class DeltaStore:
         """
         started = time.perf_counter()
         self.ensure()
+        before = None if allow_shrink else self.partition_counts(window)
         root = _local_root(self.uri)
         if root is None or self.partition_by != [window.column]:
-            return self._overwrite_stream_with_delta_rs(batches, window, target_file_size, started)
+            return self._overwrite_stream_with_delta_rs(batches, window, target_file_size, started, before)
         schema = file_schema(self.schema, self.partition_by)
         writers: dict[str, PartitionFileWriter] = {}
         seen = _Streamed()
         try:
-            for table in self._conformed(batches, window, seen):
+            for table in self._conformed(batches, window, seen, before):
                 for value, part in _split_by(table, window.column):
                     if value not in writers:
                         writers[value] = PartitionFileWriter(root, schema, {window.column: value}, target_file_size)
@@ -247,30 +314,56 @@ class DeltaStore:
         return self._result(seen.rows, window.predicate(), started, seen.preview)
 
     def _overwrite_stream_with_delta_rs(
-        self, batches: Iterable[pa.RecordBatch], window: Window, target_file_size: int | None, started: float
+        self,
+        batches: Iterable[pa.RecordBatch],
+        window: Window,
+        target_file_size: int | None,
+        started: float,
+        before: Mapping[str, int] | None,
     ) -> WriteResult:
         seen = _Streamed()
-        conformed = (b for table in self._conformed(batches, window, seen) for b in table.to_batches())
-        write_deltalake(
-            self.uri,
-            pa.RecordBatchReader.from_batches(self.schema, conformed),
-            mode="overwrite",
-            predicate=window.predicate(),
-            partition_by=self.partition_by or None,
-            storage_options=self.storage_options,
-            target_file_size=target_file_size,
-        )
+        conformed = (b for table in self._conformed(batches, window, seen, before) for b in table.to_batches())
+        try:
+            write_deltalake(
+                self.uri,
+                pa.RecordBatchReader.from_batches(self.schema, conformed),
+                mode="overwrite",
+                predicate=window.predicate(),
+                partition_by=self.partition_by or None,
+                storage_options=self.storage_options,
+                target_file_size=target_file_size,
+            )
+        except Exception:
+            if seen.refused is not None:  # delta-rs wraps errors of the batch reader
+                raise seen.refused from None
+            raise
         return self._result(seen.rows, window.predicate(), started, seen.preview)
 
-    def _conformed(self, batches: Iterable[pa.RecordBatch], window: Window, seen: _Streamed) -> Iterator[pa.Table]:
-        """Each batch in the declared schema and inside `window`; `seen` counts the rows and keeps the first few."""
+    def _conformed(
+        self,
+        batches: Iterable[pa.RecordBatch],
+        window: Window,
+        seen: _Streamed,
+        before: Mapping[str, int] | None = None,
+    ) -> Iterator[pa.Table]:
+        """Each batch in the declared schema and inside `window`; `seen` counts the rows and keeps the first few.
+        With `before` (previous rows per partition), the shrink guard runs after the last batch."""
         for batch in batches:
             table = self._conform(pa.Table.from_batches([batch]))
             self._check_window(table, window)
             seen.rows += table.num_rows
+            if before is not None:
+                for value, part in _split_by(table, window.column):
+                    seen.per_value[str(value)] += part.num_rows
             if seen.preview is None or not seen.preview.num_rows:
                 seen.preview = table.slice(0, PREVIEW_ROWS)
             yield table
+        if before is not None:
+            try:
+                self._check_shrink(before, seen.per_value)
+            except ShrinkRefused as error:
+                seen.refused = error
+                raise
 
     def _commit_files(self, actions: list[AddAction], window: Window) -> None:
         """One commit that removes the window's files and adds `actions` (retried on a concurrent commit)."""

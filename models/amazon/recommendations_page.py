@@ -1,6 +1,7 @@
 """The Amazon recommendations page: pick a user and see their history next to each model's top 10.
 
-Plain server-rendered HTML (no JavaScript needed) on the standard library's HTTP server. The models are the
+Plain server-rendered HTML (no JavaScript needed): a FastAPI app on uvicorn (`foundation.web`: limits, JSON
+errors), whose one parameter, `user`, is bounded to `MAX_USER_CHARS`. The models are the
 ones the pipeline evaluates, fitted on the same training split, so a held-out item appearing in a top-10 list
 (highlighted) is exactly a hit that Recall@10 counts. `storefront serve amazon --tag T` loads the tag and
 serves it (pipelines/commands/amazon_ui.py).
@@ -9,14 +10,17 @@ serves it (pipelines/commands/amazon_ui.py).
 from __future__ import annotations
 
 import html
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from typing import Annotated
 
 import numpy as np
+from fastapi import FastAPI, Query
+from fastapi.responses import HTMLResponse
 
+from foundation.web import Server, create_app
 from models.amazon.recommenders import Recommender, Split
+
+MAX_USER_CHARS = 200
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Storefront · Amazon recommendations · {tag}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse;margin:0 2em 1em 0}}
@@ -85,26 +89,19 @@ class RecommendationsApp:
         return "".join(parts)
 
 
-def serve(app: RecommendationsApp, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    """Start the page in a background thread; `server.server_address` has the bound port."""
+def create_page_app(page: RecommendationsApp, body_timeout_s: float = 10.0) -> FastAPI:
+    """The FastAPI app serving `page` at `/` (`/?user=U` shows one user)."""
+    app = create_app(
+        f"Storefront Amazon recommendations ({page.tag})", max_body_bytes=0, body_timeout_s=body_timeout_s
+    )  # GET only: no body
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
-            url = urlparse(self.path)
-            if url.path != "/":
-                self.send_error(404)
-                return
-            user = parse_qs(url.query).get("user", [None])[0]
-            body = app.render(user).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    @app.get("/", response_class=HTMLResponse)
+    def index(user: Annotated[str | None, Query(max_length=MAX_USER_CHARS)] = None) -> str:
+        return page.render(user)  # a plain def: FastAPI runs the models on a worker thread
 
-        def log_message(self, *args) -> None:  # keep test and CLI output quiet
-            pass
+    return app
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+
+def serve(app: RecommendationsApp, host: str = "127.0.0.1", port: int = 0) -> Server:
+    """Start the page in a background thread; `server.url` has the bound port, `server.stop()` ends it."""
+    return Server(create_page_app(app), host, port).start()

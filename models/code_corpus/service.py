@@ -1,24 +1,30 @@
-"""A small completion web service: `GET /` is the page, `POST /complete` returns a completion as JSON.
+"""The code-completion page: `GET /` is the page, `POST /complete` returns a completion as JSON.
 
 Like the original Flask page, the browser posts the text typed so far (debounced) and shows the
 continuation; unlike it, the default is greedy decoding (deterministic) with a stop at the end of
-the line. The server is a standard-library `ThreadingHTTPServer`; model calls are serialised.
+the line. A FastAPI app on uvicorn (`foundation.web`: body size limit, body read deadline, JSON
+errors); the request model bounds every field; model calls run one at a time on a worker thread.
 """
 
 from __future__ import annotations
 
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import keras
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
 
+from foundation.web import Server, create_app
 from models.code_corpus.completion import CompletionRequest, complete
 from models.code_corpus.vocab import CharVocabulary
 
 MAX_PROMPT_CHARS = 10_000
+MAX_COMPLETION_CHARS = 400
+MAX_BODY_BYTES = 64 * 1024  # a 10,000-character prompt of escaped non-ASCII is at most 60,000 bytes
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Storefront code completion</title>
@@ -45,7 +51,7 @@ let timer = null, sent = 0;
 async function ask() {
   const ticket = ++sent;
   status.textContent = "thinking";
-  const body = {prompt: code.value, temperature: parseFloat(document.getElementById("temperature").value) || 0,
+  const body = {prompt: code.value.slice(-10000), temperature: parseFloat(document.getElementById("temperature").value) || 0,
                 stop: document.getElementById("stop").value};
   const response = await fetch("/complete", {method: "POST", headers: {"Content-Type": "application/json"},
                                              body: JSON.stringify(body)});
@@ -61,82 +67,88 @@ code.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(a
 """
 
 
+class CompleteBody(BaseModel):
+    """What the page posts; every field bounded, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field("", max_length=MAX_PROMPT_CHARS)
+    max_chars: int | None = Field(None, ge=1, le=MAX_COMPLETION_CHARS, description="default: the service's")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, allow_inf_nan=False)
+    top_k: int | None = Field(None, ge=1, le=100)
+    stop: Literal["line", "block", "none"] = "line"
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+
+class CompleteAnswer(BaseModel):
+    completion: str
+    milliseconds: int
+
+
 class CompletionService:
     """`with CompletionService(model, vocab) as svc: svc.url` serves on 127.0.0.1 (port 0 = any free port)."""
 
     def __init__(
-        self, model: keras.Model, vocab: CharVocabulary, host: str = "127.0.0.1", port: int = 0, max_chars: int = 80
+        self,
+        model: keras.Model,
+        vocab: CharVocabulary,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_chars: int = 80,
+        body_timeout_s: float = 10.0,
+        header_timeout_s: float = 10.0,
     ) -> None:
         self.model, self.vocab, self.max_chars = model, vocab, max_chars
         self._lock = threading.Lock()
-        service = self
+        self.app = self._create_app(body_timeout_s)
+        self._server = Server(self.app, host, port, header_timeout_s=header_timeout_s)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_: Any) -> None:
-                pass
+    def _create_app(self, body_timeout_s: float) -> FastAPI:
+        app = create_app("Storefront code completion", max_body_bytes=MAX_BODY_BYTES, body_timeout_s=body_timeout_s)
 
-            def _send(self, status: int, body: bytes, kind: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        @app.get("/", response_class=HTMLResponse)
+        @app.get("/index.html", response_class=HTMLResponse, include_in_schema=False)
+        def page() -> str:
+            return PAGE
 
-            def do_GET(self) -> None:  # noqa: N802
-                if self.path in ("/", "/index.html"):
-                    return self._send(200, PAGE.encode(), "text/html; charset=utf-8")
-                if self.path == "/health":
-                    return self._send(200, b'{"ok": true}', "application/json")
-                self._send(404, b'{"error": "not found"}', "application/json")
+        @app.get("/health")
+        def health() -> dict[str, bool]:
+            return {"ok": True}
 
-            def do_POST(self) -> None:  # noqa: N802
-                if self.path != "/complete":
-                    return self._send(404, b'{"error": "not found"}', "application/json")
-                try:
-                    raw = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                    result = service.handle(raw)
-                    self._send(200, json.dumps(result).encode(), "application/json")
-                except (ValueError, TypeError) as exc:
-                    self._send(400, json.dumps({"error": str(exc)}).encode(), "application/json")
+        @app.post("/complete")
+        def complete_endpoint(body: CompleteBody) -> CompleteAnswer:  # a plain def: FastAPI runs it on a worker thread
+            return self.answer(body)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="code-completion", daemon=True)
+        return app
 
-    def handle(self, raw: dict[str, Any]) -> dict[str, Any]:
-        import time
-
-        prompt = raw.get("prompt", "")
-        if not isinstance(prompt, str) or len(prompt) > MAX_PROMPT_CHARS:
-            raise ValueError(f"prompt must be a string of at most {MAX_PROMPT_CHARS} characters")
-        stop = raw.get("stop", "line")
-        if stop not in ("line", "block", "none"):
-            raise ValueError("stop must be line, block or none")
+    def answer(self, body: CompleteBody) -> CompleteAnswer:
         request = CompletionRequest(
-            prompt=prompt,
-            max_chars=min(int(raw.get("max_chars", self.max_chars)), 400),
-            temperature=float(raw.get("temperature", 0.0)),
-            top_k=int(raw["top_k"]) if raw.get("top_k") else None,
-            stop=stop,
-            seed=int(raw.get("seed", 0)),
+            prompt=body.prompt,
+            max_chars=body.max_chars or self.max_chars,
+            temperature=body.temperature,
+            top_k=body.top_k,
+            stop=body.stop,
+            seed=body.seed,
         )
         started = time.perf_counter()
         with self._lock:
             text = complete(self.model, self.vocab, request)
-        return {"completion": text, "milliseconds": round(1000 * (time.perf_counter() - started))}
+        return CompleteAnswer(completion=text, milliseconds=round(1000 * (time.perf_counter() - started)))
+
+    def handle(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """What `POST /complete` answers to `raw` (pydantic.ValidationError when the server would answer 422)."""
+        return self.answer(CompleteBody.model_validate(raw)).model_dump()
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/"
+        return self._server.url
 
     def start(self) -> CompletionService:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def __enter__(self) -> CompletionService:
         return self.start()

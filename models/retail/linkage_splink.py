@@ -36,6 +36,37 @@ MATCH_THRESHOLD = 0.7
 
 COMPARED = ("first_name", "last_name", "company", "address", "city", "state", "zip", "phone", "email")
 
+# splink's parameter-estimation warnings: one per comparison level that a tiny or clean training sample never
+# shows, per EM session (dozens per run, flooding the demo console and run logs). The parameters they concern
+# are reported anyway (`m_probabilities`/`u_probabilities`, NaN where untrained), so these are counted in
+# `stats["parameter_warnings"]` instead of printed. Only these messages: any other splink warning still shows.
+PARAMETER_WARNINGS = (
+    "unable to train m value",
+    "default value for `max_pairs`",
+    "parameter estimates which have neither been estimated or specified",
+)
+PARAMETER_WARNING_LOGGERS = (
+    "splink.internals.expectation_maximisation",
+    "splink.internals.linker_components.training",
+    "splink.internals.linker",
+)
+
+
+class _ParameterWarnings(logging.Filter):
+    """Drops (and counts) splink's parameter-estimation warnings; a filter on the emitting loggers, because a
+    filter on the parent `splink` logger does not see records its children propagate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if any(text in record.getMessage() for text in PARAMETER_WARNINGS):
+            self.count += 1
+            return False
+        return True
+
+
 # Same candidate pairs as the baseline's BLOCKING_RULES (union over rules; a pair is scored once).
 BLOCKING_RULES = {
     "email": block_on("email"),
@@ -132,6 +163,9 @@ def link_records_splink(
             splink_logger = logging.getLogger("splink")
             level = splink_logger.level
             splink_logger.setLevel(logging.WARNING)  # its per-step INFO lines would flood the run log
+            parameter_warnings = _ParameterWarnings()
+            for name in PARAMETER_WARNING_LOGGERS:
+                logging.getLogger(name).addFilter(parameter_warnings)
             try:
                 linker.training.estimate_probability_two_random_records_match(
                     list(DETERMINISTIC_RULES), recall=prior_recall
@@ -154,6 +188,8 @@ def link_records_splink(
                 model = linker.misc.save_model_to_json()
             finally:
                 splink_logger.setLevel(level)
+                for name in PARAMETER_WARNING_LOGGERS:
+                    logging.getLogger(name).removeFilter(parameter_warnings)
         finally:
             connection.close()
 
@@ -187,6 +223,7 @@ def link_records_splink(
         "match_prior": float(model["probability_two_random_records_match"]),
         "threshold": threshold,
         "em_sessions_skipped": em_skipped,
+        "parameter_warnings": parameter_warnings.count,
         "m_probabilities": m,
         "u_probabilities": u,
         "seconds": {k: round(v, 3) for k, v in timings.items()},
@@ -202,6 +239,7 @@ REPORTED_STATS = (
     "match_prior",
     "threshold",
     "em_sessions_skipped",
+    "parameter_warnings",
     "m_probabilities",
     "u_probabilities",
     "seconds",

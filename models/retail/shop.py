@@ -1,23 +1,28 @@
 """The shop page: browse items, add them to a cart, see 10 recommendations from the saved index.
 
 One process serves both the page and its JSON API and holds the two-tower index in memory, so
-no separate model server is needed. Bad requests get clear 4xx answers:
-400 malformed JSON / not a list of integer ids / empty cart, 413 a cart or body that is too big,
-422 item ids the catalogue does not know.
+no separate model server is needed. A FastAPI app on uvicorn (`foundation.web`: body size limit,
+body read deadline, JSON errors). Bad requests get clear 4xx answers: 400 a body that is not JSON,
+413 a body over `MAX_BODY_BYTES`, 422 anything the request model refuses (not an object, not a
+list of integer ids, an empty cart or one over `MAX_CART_ITEMS`) and item ids the catalogue does
+not know (listed in `unknown_items`).
 """
 
 from __future__ import annotations
 
-import json
 import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlparse
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from foundation.web import Server, create_app
 
 MAX_CART_ITEMS = 50
 MAX_BODY_BYTES = 16 * 1024
+MAX_ITEM_ID = 2**63 - 1
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Storefront shop</title>
@@ -33,11 +38,14 @@ li{margin:.2em 0} button{margin-left:.5em} #error{color:#a00}
 const cart = [];
 const byId = {};
 function line(item) { return `${item.description} ($${item.price.toFixed(2)})`; }
+let itemsSeq = 0, recommendSeq = 0, inflight = null;
 async function loadItems(q) {
-  const r = await fetch('/api/items?limit=60&q=' + encodeURIComponent(q || ''));
+  const seq = ++itemsSeq;
+  const r = await fetch('/api/items?limit=60&q=' + encodeURIComponent((q || '').slice(0, 200)));
   const data = await r.json();
+  if (seq !== itemsSeq) return;  // typed on since: a newer search is coming
   const ul = document.getElementById('items'); ul.innerHTML = '';
-  for (const item of data.items) {
+  for (const item of data.items || []) {
     byId[item.item_id] = item;
     const li = document.createElement('li'); li.className = 'item'; li.dataset.itemId = item.item_id;
     li.textContent = line(item);
@@ -50,13 +58,27 @@ function render() {
   const ol = document.getElementById('cart'); ol.innerHTML = '';
   for (const id of cart) { const li = document.createElement('li'); li.className = 'cart-item'; li.textContent = line(byId[id]); ol.appendChild(li); }
 }
+// The latest cart wins: each call aborts the request before it and, should an older answer still
+// arrive, drops it (its sequence number is no longer the latest), so the list always shows exactly
+// the answer for the cart as it is now.
 async function recommend() {
+  const seq = ++recommendSeq;
+  if (inflight) inflight.abort();
+  const controller = new AbortController(); inflight = controller;
   const ol = document.getElementById('recommendations'); const err = document.getElementById('error');
+  const sentCart = cart.slice();
+  if (!sentCart.length) { ol.innerHTML = ''; err.textContent = ''; ol.dataset.cart = ''; return; }
+  let r, data;
+  try {
+    r = await fetch('/api/recommendations', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                             body: JSON.stringify({items: sentCart}), signal: controller.signal});
+    data = await r.json();
+  } catch (e) {
+    if (seq === recommendSeq) err.textContent = String(e);
+    return;
+  }
+  if (seq !== recommendSeq) return;  // stale: a newer cart was sent
   ol.innerHTML = ''; err.textContent = '';
-  if (!cart.length) return;
-  const r = await fetch('/api/recommendations', {method: 'POST', headers: {'Content-Type': 'application/json'},
-                                                  body: JSON.stringify({items: cart})});
-  const data = await r.json();
   if (!r.ok) { err.textContent = data.error; return; }
   for (const item of data.recommendations) {
     byId[item.item_id] = item;
@@ -65,6 +87,7 @@ async function recommend() {
     const b = document.createElement('button'); b.textContent = 'Add to cart'; b.onclick = () => add(item);
     li.appendChild(b); ol.appendChild(li);
   }
+  ol.dataset.cart = sentCart.join(',');
 }
 document.getElementById('search').oninput = (e) => loadItems(e.target.value);
 document.getElementById('clear').onclick = () => { cart.length = 0; render(); recommend(); };
@@ -73,100 +96,75 @@ loadItems('');
 """
 
 
-class BadRequest(Exception):
-    def __init__(self, status: HTTPStatus, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.status, self.message, self.details = status, message, details
+class CartBody(BaseModel):
+    """`{"items": [item ids, in the order added]}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Annotated[StrictInt, Field(ge=0, le=MAX_ITEM_ID)]] = Field(min_length=1, max_length=MAX_CART_ITEMS)
 
 
-def parse_cart(body: bytes, known: set[int]) -> list[int]:
-    """Validate a recommendation request body: {"items": [item ids]}."""
-    try:
-        payload = json.loads(body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BadRequest(HTTPStatus.BAD_REQUEST, f"body is not JSON: {error}") from None
-    items = payload.get("items") if isinstance(payload, dict) else None
-    if not isinstance(items, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
-        raise BadRequest(HTTPStatus.BAD_REQUEST, 'expected {"items": [integer item ids]}')
-    if not items:
-        raise BadRequest(HTTPStatus.BAD_REQUEST, "the cart is empty: add an item first")
-    if len(items) > MAX_CART_ITEMS:
-        raise BadRequest(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"at most {MAX_CART_ITEMS} items per cart, got {len(items)}"
-        )
-    unknown = sorted({i for i in items if i not in known})
-    if unknown:
-        raise BadRequest(HTTPStatus.UNPROCESSABLE_ENTITY, "unknown item ids", unknown_items=unknown[:20])
-    return items
+class Item(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the catalogue's columns
+
+    item_id: int
+    description: str
+    price: float
 
 
-def make_handler(recommender: Any) -> type[BaseHTTPRequestHandler]:
+class Recommended(Item):
+    score: float
+
+
+class ItemsAnswer(BaseModel):
+    items: list[Item]
+
+
+class RecommendationsAnswer(BaseModel):
+    cart: list[int]
+    recommendations: list[Recommended]
+
+
+def create_shop_app(recommender: Any, body_timeout_s: float = 10.0) -> FastAPI:
+    """The page and its API over a loaded `models.retail.two_tower.Recommender`."""
     items = sorted(recommender.items.values(), key=lambda r: r["item_id"])
     known = set(recommender.items)
     lock = threading.Lock()  # one Keras call at a time; the model is small and calls are fast
+    app = create_app("Storefront shop", max_body_bytes=MAX_BODY_BYTES, body_timeout_s=body_timeout_s)
 
-    class ShopHandler(BaseHTTPRequestHandler):
-        server_version = "StorefrontShop/1"
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return PAGE
 
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "items": len(items)}
 
-        def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    @app.get("/api/items")
+    def search(
+        q: Annotated[str, Query(max_length=200)] = "", limit: Annotated[int, Query(ge=1, le=500)] = 50
+    ) -> ItemsAnswer:
+        text = q.lower()
+        return ItemsAnswer.model_validate({"items": [i for i in items if text in i["description"].lower()][:limit]})
 
-        def _json(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
-            self._send(status, json.dumps(payload).encode(), "application/json")
+    @app.post(
+        "/api/recommendations",
+        response_model=RecommendationsAnswer,
+        responses={422: {"description": "the request model refused the body, or unknown item ids"}},
+    )
+    def recommend(body: CartBody) -> Any:  # RecommendationsAnswer, or the 422 for unknown ids
+        unknown = sorted({i for i in body.items if i not in known})
+        if unknown:
+            return JSONResponse({"error": "unknown item ids", "unknown_items": unknown[:20]}, status_code=422)
+        with lock:
+            recommendations = recommender.recommend(body.items)
+        return RecommendationsAnswer.model_validate({"cart": body.items, "recommendations": recommendations})
 
-        def do_GET(self) -> None:
-            url = urlparse(self.path)
-            if url.path == "/":
-                self._send(HTTPStatus.OK, PAGE.encode(), "text/html; charset=utf-8")
-            elif url.path == "/healthz":
-                self._json(HTTPStatus.OK, {"status": "ok", "items": len(items)})
-            elif url.path == "/api/items":
-                query = parse_qs(url.query)
-                text = (query.get("q") or [""])[0].lower()
-                try:
-                    limit = max(1, min(int((query.get("limit") or ["50"])[0]), 500))
-                except ValueError:
-                    self._json(HTTPStatus.BAD_REQUEST, {"error": "limit must be an integer"})
-                    return
-                found = [i for i in items if text in i["description"].lower()][:limit]
-                self._json(HTTPStatus.OK, {"items": found})
-            else:
-                self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {url.path}"})
-
-        def do_POST(self) -> None:
-            if urlparse(self.path).path != "/api/recommendations":
-                self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: {self.path}"})
-                return
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY_BYTES:
-                    raise BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
-                cart = parse_cart(self.rfile.read(length), known)
-            except BadRequest as error:
-                self.close_connection = True
-                self._json(error.status, {"error": error.message, **error.details})
-                return
-            with lock:
-                recommendations = recommender.recommend(cart)
-            self._json(HTTPStatus.OK, {"cart": cart, "recommendations": recommendations})
-
-    return ShopHandler
+    return app
 
 
-def start_shop(
-    model_dir: str | Path, host: str = "127.0.0.1", port: int = 0
-) -> tuple[ThreadingHTTPServer, threading.Thread]:
-    """Load the index and serve in a background thread; port 0 picks a free port (server.server_address)."""
+def start_shop(model_dir: str | Path, host: str = "127.0.0.1", port: int = 0) -> Server:
+    """Load the index and serve in a background thread; port 0 picks a free port (`server.url`)."""
     from models.retail.two_tower import Recommender
 
-    server = ThreadingHTTPServer((host, port), make_handler(Recommender(model_dir)))
-    thread = threading.Thread(target=server.serve_forever, name="retail-shop", daemon=True)
-    thread.start()
-    return server, thread
+    return Server(create_shop_app(Recommender(model_dir)), host, port).start()

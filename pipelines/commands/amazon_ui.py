@@ -7,7 +7,6 @@ titles, fits the recommenders on it and serves the page.
 from __future__ import annotations
 
 import argparse
-import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the CLI imports every command at start: the models load only when the page is served
@@ -33,14 +32,12 @@ def load_app(storage, tag: str, model_names: tuple[str, ...] = PAGE_MODELS) -> R
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.amazon.recommendations_page import serve
+    from foundation.web import Server
+    from models.amazon.recommendations_page import create_page_app
     from pipelines.definitions import shared_resources
 
     app = load_app(shared_resources()["storage"], args.tag)
-    server = serve(app, port=args.port)
-    print(f"http://127.0.0.1:{server.server_address[1]}/  (Ctrl-C to stop)")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        server.shutdown()
+    server = Server(create_page_app(app), port=args.port)
+    print(f"{server.url}  (Ctrl-C to stop)", flush=True)
+    server.serve_forever()  # uvicorn stops gracefully on Ctrl-C
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 
 
 def run(args: argparse.Namespace) -> int:
@@ -15,6 +14,5 @@ def run(args: argparse.Namespace) -> int:
     model_dir = args.model_dir or storage.model_store(CHAR_RNN_MODEL).path()  # type: ignore[attr-defined]
     service = from_model_dir(model_dir, host=args.host, port=args.port)
     print(f"serving {model_dir} at {service.url} (Ctrl-C to stop)", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        service.serve_forever()
+    service.serve_forever()  # uvicorn stops gracefully on Ctrl-C
     return 0

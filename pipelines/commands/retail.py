@@ -6,7 +6,9 @@ import argparse
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from models.retail.shop import start_shop
+    from foundation.web import Server
+    from models.retail.shop import create_shop_app
+    from models.retail.two_tower import Recommender
 
     if args.model_dir:
         model_dir = args.model_dir
@@ -15,11 +17,7 @@ def run_serve(args: argparse.Namespace) -> int:
         from foundation.resources import StorageResource, default_root_uri
 
         model_dir = StorageResource(root_uri=default_root_uri()).model_store(TWO_TOWER_MODEL).path()
-    server, thread = start_shop(model_dir, args.host, args.port)
-    host, port = server.server_address[:2]
-    print(f"shop on http://{host}:{port}/ (model {model_dir}); Ctrl-C stops it", flush=True)
-    try:
-        thread.join()
-    except KeyboardInterrupt:
-        server.shutdown()
+    server = Server(create_shop_app(Recommender(model_dir)), args.host, args.port)
+    print(f"shop on {server.url} (model {model_dir}); Ctrl-C stops it", flush=True)
+    server.serve_forever()  # uvicorn stops gracefully on Ctrl-C
     return 0

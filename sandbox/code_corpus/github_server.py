@@ -9,22 +9,34 @@ the real API does where it matters to a client:
   `a..*`), `sort:stars(-asc|-desc)`, `sort:updated`; other words match the name;
 - bearer-token auth (401 `Bad credentials`), `x-ratelimit-*` headers and the `rateLimit` object,
   primary limit exhaustion (403 + `RATE_LIMITED`), scripted secondary limits (403 + `Retry-After`),
-  scripted 502s, and fields that do not exist answered with GitHub's `undefinedField` error.
+  scripted 502s, and fields that do not exist answered with GitHub's `undefinedField` error;
+- GitHub's other error shapes on demand (`FAULTS`): 200-status "Something went wrong" and `RATE_LIMIT`
+  errors, secondary limits without or with an HTTP-date / garbage `Retry-After`, permanent errors, and
+  damaged search pages (a short page, a null node, `endCursor: null` with `hasNextPage: true`), scripted
+  by request number (`faults`) or by a function of the request (`fault_hook`, which may also change the
+  repositories between requests, e.g. a repository gaining a star mid-crawl);
+- git's smart HTTP protocol for the repositories (`git http-backend`), so search results carry
+  `http://127.0.0.1:<port>/<owner>/<name>` clone URLs on the sandbox's own host, as GitHub's do on github.com.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync, parse, validate
 
@@ -96,6 +108,28 @@ SECONDARY_MESSAGE = (
 )
 
 
+SOMETHING_WENT_WRONG = (
+    "Something went wrong while executing your query. This may be the result of a timeout, or it could be a "
+    "GitHub bug. Please include `ABCD:1234:5678` when reporting this issue."
+)
+# Fault name -> what the server answers instead of (or how it damages) the normal response.
+FAULTS = {
+    "secondary": "403 secondary limit, Retry-After: retry_after_seconds",
+    "abuse_429": "429 secondary limit, Retry-After: retry_after_seconds",
+    "secondary_no_retry_after": "403 secondary limit without Retry-After",
+    "secondary_http_date": "403 secondary limit, Retry-After as an HTTP-date retry_after_seconds ahead",
+    "secondary_garbage": "403 secondary limit, Retry-After: soon",
+    "bad_gateway": "502 with GitHub's 'Something went wrong' body",
+    "something_went_wrong": "200 with data null and the 'Something went wrong ... timeout' error",
+    "rate_limit_200": "200 with an error of type RATE_LIMIT",
+    "rate_limited_200": "200 with an error of type RATE_LIMITED (primary limit)",
+    "forbidden": "200 with a permanent FORBIDDEN error",
+    "short_page": "the page's last node left out (hasNextPage and endCursor unchanged)",
+    "null_node": "the page's first node replaced by null",
+    "null_cursor": "endCursor null while hasNextPage stays true",
+}
+
+
 @dataclass
 class GitHubSandboxState:
     """What the server knows and scripts; tests read `requests` to see what the client sent."""
@@ -107,6 +141,9 @@ class GitHubSandboxState:
     # request number (1-based, counting every POST) -> "secondary" | "bad_gateway" | "abuse_429"
     faults: dict[int, str] = field(default_factory=dict)
     retry_after_seconds: int = 1
+    # (request number, GraphQL variables) -> a fault name or None; runs before `faults` is consulted
+    fault_hook: Callable[[int, dict[str, Any]], str | None] | None = None
+    git_base: str = ""  # set by GitHubSandbox once it listens: clone URLs point here
     requests: list[dict[str, Any]] = field(default_factory=list)
     used: int = 0
     window_started: float = field(default_factory=time.time)
@@ -224,7 +261,7 @@ def _offset(after: str | None) -> int:
         raise GraphQLError(f"`{after}` does not appear to be a valid cursor.") from exc
 
 
-def _node(repo: SandboxRepo) -> dict[str, Any]:
+def _node(repo: SandboxRepo, git_base: str = "") -> dict[str, Any]:
     licence = None
     if repo.license_spdx:
         licence = {"spdxId": repo.license_spdx, "key": repo.license_spdx.lower(), "name": repo.license_spdx}
@@ -236,7 +273,7 @@ def _node(repo: SandboxRepo) -> dict[str, Any]:
         "name": repo.name,
         "nameWithOwner": repo.name_with_owner,
         "owner": {"__typename": owner_type, "login": repo.owner},
-        "url": repo.url,
+        "url": f"{git_base}/{repo.name_with_owner}" if git_base and _served(repo) else repo.url,
         "sshUrl": f"git@github.com:{repo.name_with_owner}.git",
         "stargazerCount": repo.stargazer_count,
         "forkCount": 0,
@@ -253,6 +290,12 @@ def _node(repo: SandboxRepo) -> dict[str, Any]:
         "isArchived": repo.is_archived,
         "diskUsage": repo.disk_usage,
     }
+
+
+def _served(repo: SandboxRepo) -> bool:
+    """Local repositories laid out as `file://.../<name>.git` are served over HTTP by the sandbox; any other URL
+    is answered verbatim (the hostile cases: `file:///etc`, local paths, other hosts)."""
+    return repo.url.startswith("file:") and repo.url.endswith(f"/{repo.name}.git")
 
 
 class _Resolver:
@@ -295,8 +338,10 @@ class _Resolver:
                 "startCursor": _cursor(start + 1) if page else None,
                 "endCursor": _cursor(start + len(page)) if page else None,
             },
-            "nodes": [_node(r) for r in page],
-            "edges": [{"cursor": _cursor(start + i + 1), "node": _node(r)} for i, r in enumerate(page)],
+            "nodes": [_node(r, self.state.git_base) for r in page],
+            "edges": [
+                {"cursor": _cursor(start + i + 1), "node": _node(r, self.state.git_base)} for i, r in enumerate(page)
+            ],
         }
 
     def rateLimit(self, info, dryRun: bool = False) -> dict[str, Any]:  # noqa: N802 (GraphQL field name)
@@ -348,19 +393,77 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:  # noqa: N802
+        if self._git():
+            return
         self._send(404, {"message": "Not Found", "documentation_url": DOCS})
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":  # git streams large requests
+            out = bytearray()
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                out += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+            return bytes(out)
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _git(self, body: bytes = b"") -> bool:
+        """Serve git's smart HTTP protocol (clone/fetch only) through `git http-backend`; False: not a git path."""
+        url = urlsplit(self.path)
+        match = _GIT_PATH.match(unquote(url.path))
+        if not match:
+            return False
+        git_dir = self.server.git_dirs.get(f"{match['owner']}/{match['name']}")
+        if git_dir is None or match["service"] == "git-receive-pack" or "receive-pack" in url.query:
+            self._send(404, {"message": "Not Found", "documentation_url": DOCS})
+            return True
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GIT_PROJECT_ROOT": str(git_dir.parent),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": f"/{git_dir.name}/{match['service']}",
+            "QUERY_STRING": url.query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+            "REMOTE_ADDR": self.client_address[0],
+        }
+        done = subprocess.run(["git", "http-backend"], input=body, capture_output=True, env=env, timeout=120)
+        head, _, payload = done.stdout.partition(b"\r\n\r\n")
+        status, headers = 200, []
+        for line in head.decode("latin-1").split("\r\n"):
+            key, _, value = line.partition(":")
+            if key.lower() == "status":
+                status = int(value.split()[0])
+            elif key:
+                headers.append((key, value.strip()))
+        self.send_response(status)
+        for key, value in headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+        return True
 
     def do_POST(self) -> None:  # noqa: N802
         state = self.server.state
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
+        raw = self._body()
+        if self._git(raw):
+            return
         if self.path.rstrip("/") != "/graphql":
             return self._send(404, {"message": "Not Found", "documentation_url": DOCS})
         auth = self.headers.get("Authorization", "")
+        try:
+            variables = json.loads(raw).get("variables") or {}
+        except (ValueError, AttributeError):
+            variables = {}
         with state.lock:
             number = len(state.requests) + 1
             state.requests.append({"number": number, "authorized": bool(auth), "body": raw.decode("utf-8", "replace")})
-            fault = state.faults.get(number)
+            fault = state.fault_hook(number, variables) if state.fault_hook else None
+            fault = fault or state.faults.get(number)
             state.roll_window()
         if not auth:
             return self._send(
@@ -383,16 +486,27 @@ class _Handler(BaseHTTPRequestHandler):
                     ],
                 },
             )
-        if fault in ("secondary", "abuse_429"):
+        if fault in ("secondary", "abuse_429", "secondary_no_retry_after", "secondary_http_date", "secondary_garbage"):
+            retry_after = {
+                "secondary_no_retry_after": {},
+                "secondary_http_date": {
+                    "Retry-After": format_datetime(
+                        datetime.now(UTC) + timedelta(seconds=state.retry_after_seconds), usegmt=True
+                    )
+                },
+                "secondary_garbage": {"Retry-After": "soon"},
+            }.get(fault, {"Retry-After": str(state.retry_after_seconds)})
             return self._send(
-                403 if fault == "secondary" else 429,
+                429 if fault == "abuse_429" else 403,
                 {
                     "documentation_url": f"{DOCS}/overview/rate-limits-and-node-limits-for-the-graphql-api"
                     "#secondary-rate-limits",
                     "message": SECONDARY_MESSAGE,
                 },
-                {"Retry-After": str(state.retry_after_seconds)},
+                retry_after,
             )
+        if fault in _ERROR_BODIES:
+            return self._send(200, _ERROR_BODIES[fault])
         with state.lock:
             exhausted = state.used >= state.rate_limit
             if not exhausted:
@@ -429,29 +543,72 @@ class _Handler(BaseHTTPRequestHandler):
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [_github_error(e) for e in result.errors]
+        if fault in ("short_page", "null_node", "null_cursor") and result.data and result.data.get("search"):
+            _damage(result.data["search"], fault)
         self._send(200, body, headers)
+
+
+def _damage(search: dict[str, Any], fault: str) -> None:
+    """A search page as GitHub sometimes serves it: short, with a null node, or without its cursor."""
+    for key in ("nodes", "edges"):
+        items = search.get(key)
+        if not items:
+            continue
+        if fault == "short_page":
+            items.pop()
+        elif fault == "null_node":
+            items[0] = None if key == "nodes" else {**items[0], "node": None}
+    if fault == "null_cursor":
+        search["pageInfo"]["endCursor"] = None
+
+
+_GIT_PATH = re.compile(
+    r"^/(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+?)(?:\.git)?/"
+    r"(?P<service>info/refs|git-upload-pack|git-receive-pack|HEAD|objects/.*)$"
+)
+_ERROR_BODIES: dict[str, Any] = {
+    "something_went_wrong": {"data": None, "errors": [{"message": SOMETHING_WENT_WRONG}]},
+    "rate_limit_200": {
+        "errors": [{"type": "RATE_LIMIT", "message": "Query timed out; please retry with a smaller page."}]
+    },
+    "rate_limited_200": {"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1."}]},
+    "forbidden": {"errors": [{"type": "FORBIDDEN", "message": "Resource not accessible by integration"}]},
+}
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     state: GitHubSandboxState
     schema: GraphQLSchema
+    git_dirs: dict[str, Path]
 
 
 class GitHubSandbox:
-    """`with GitHubSandbox(repos, tokens={"t"}) as gh: gh.endpoint` -> http://127.0.0.1:<port>/graphql."""
+    """`with GitHubSandbox(repos, tokens={"t"}) as gh: gh.endpoint` -> http://127.0.0.1:<port>/graphql;
+    `gh.clone_url(repo)` -> http://127.0.0.1:<port>/<owner>/<name> (what search results say)."""
 
     def __init__(self, repos: list[SandboxRepo], tokens: Iterable[str] = ("sandbox-token",), **options: Any) -> None:
         self.state = GitHubSandboxState(repos=repos, tokens=set(tokens), **options)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self.state
         self._server.schema = build_schema(SCHEMA_SDL)
+        # Repositories whose git data is local are served over HTTP at <base>/<owner>/<name>.
+        self._server.git_dirs = {r.name_with_owner: Path(unquote(urlsplit(r.url).path)) for r in repos if _served(r)}
+        host, port = self._server.server_address[:2]
+        self.state.git_base = f"http://{host}:{port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="github-sandbox", daemon=True)
 
     @property
     def endpoint(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/graphql"
+
+    @property
+    def base(self) -> str:
+        return self.state.git_base
+
+    def clone_url(self, repo: SandboxRepo) -> str:
+        return f"{self.state.git_base}/{repo.name_with_owner}"
 
     def start(self) -> GitHubSandbox:
         self._thread.start()

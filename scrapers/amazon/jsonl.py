@@ -17,17 +17,25 @@ cores busy). A clean chunk never takes the line-by-line path. DuckDB's JSON read
 coerces bad values (1.5 -> 2 for an integer, true -> 1, an object -> its JSON text) where Arrow refuses them,
 so it is not used: a bad line must be rejected.
 
-Line numbers are 1-based, like an editor's, so `sed -n <line>p <file>` shows the rejected line.
+Line numbers are 1-based, like an editor's, so `sed -n <line>p <file>` shows the rejected line. Each reject
+also carries its byte offset in the chunk (`Reject.offset`; the ingestion adds the chunk's offset in the file).
+
+Every value is judged the same way whichever path its chunk takes: a rating is rejected unless it is a finite
+number in 1..5 (NaN, Infinity and 1e400, which Python's json reads as inf and Arrow refuses, included), both
+in Arrow's chunk parser and in the line-by-line fallback (which lets non-finite ratings through to the one
+range check in `_review_rejects`).
 """
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import json
 import math
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -121,6 +129,7 @@ class Reject:
     line: int
     reason: str
     raw: bytes
+    offset: int = 0  # byte offset of the line in its chunk (set by the chunk parsers)
 
     def __post_init__(self) -> None:
         self.raw = bytes(self.raw)  # lines split from a bytearray chunk are bytearrays; the quarantine wants bytes
@@ -228,8 +237,8 @@ def _coerce_review(record: dict[str, Any]) -> dict[str, Any]:
         value = record.get(name)
         if value is None:
             out[name] = None
-        elif name in ("rating",):
-            out[name] = _number(name, value)
+        elif name == "rating":
+            out[name] = _number(name, value, finite=False)  # NaN/inf: judged by `_review_rejects`, like Arrow's
         elif name in ("timestamp", "helpful_vote"):
             number = _number(name, value)
             if number != int(number):
@@ -250,10 +259,18 @@ def _coerce_review(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+def _number(name: str, value: Any, finite: bool = True) -> float:
+    """`value` as a float; ValueError for anything else (a bool, text, an int too large for a float and,
+    with `finite`, NaN and ±inf)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name}={str(value)[:80]!r} is not a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf if value > 0 else -math.inf
+    if finite and not math.isfinite(number):
+        raise ValueError(f"{name}={str(value)[:80]!r} is not a number")
+    return number
 
 
 # Single-threaded per chunk: `read_chunks` parses whole chunks side by side instead, which measured ~10% less CPU
@@ -285,24 +302,29 @@ def _parse_review_chunk(
     return pa.concat_tables([t1, t2]), np.concatenate([n1, n2]), r1 + r2
 
 
+def _bad_ratings(rating: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """True where a rating is not a finite number in 1..5; NaN compares false both ways, so it is tested
+    as "not inside" rather than "below or above" (null: False, reported as missing)."""
+    return pc.fill_null(pc.invert(pc.and_(pc.greater_equal(rating, 1.0), pc.less_equal(rating, 5.0))), False)
+
+
 def _review_rejects(table: pa.Table) -> list[tuple[int, str]]:
     """(row, reason) for rows that parsed but cannot be used: no ids, no rating, rating or time out of range."""
-    rating, stamp = pc.min_max(table["rating"]), pc.min_max(table["timestamp"])
+    stamp = pc.min_max(table["timestamp"])
     nulls = sum(table[name].null_count for name in ("user_id", "parent_asin", "asin", "rating", "timestamp"))
     if not table.num_rows or (
         nulls == 0
-        and rating["min"].as_py() >= 1.0
-        and rating["max"].as_py() <= 5.0
+        and not pc.any(_bad_ratings(table["rating"])).as_py()
         and stamp["min"].as_py() >= _MIN_TS_MS
         and stamp["max"].as_py() <= _MAX_TS_MS
     ):
-        return []  # the usual case, decided from four aggregates
+        return []  # the usual case, decided from a few aggregates
     problems: list[tuple[int, str]] = []
     for name in ("user_id", "parent_asin", "asin", "rating", "timestamp"):
         for row in np.flatnonzero(table[name].is_null().to_numpy(zero_copy_only=False)):
             problems.append((int(row), f"missing_field: {name}"))
     rating = table["rating"]
-    bad_rating = pc.fill_null(pc.or_(pc.less(rating, 1.0), pc.greater(rating, 5.0)), False)
+    bad_rating = _bad_ratings(rating)
     for row in np.flatnonzero(bad_rating.to_numpy(zero_copy_only=False)):
         problems.append((int(row), f"out_of_range: rating={rating[int(row)].as_py()} not in 1..5"))
     stamp = table["timestamp"]
@@ -313,6 +335,16 @@ def _review_rejects(table: pa.Table) -> list[tuple[int, str]]:
     for row, reason in problems:  # one reason per row, the first found
         first.setdefault(row, reason)
     return sorted(first.items())
+
+
+def _set_offsets(chunk: Chunk, first_line: int, rejects: list[Reject]) -> None:
+    """Each reject's byte offset in the chunk, from the newline positions (only for chunks with rejects)."""
+    if not rejects:
+        return
+    ends = np.flatnonzero(np.frombuffer(chunk, np.uint8) == _NEWLINE)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    for reject in rejects:
+        reject.offset = int(starts[reject.line - first_line])
 
 
 def _constant(value: str, n: int) -> pa.Array:
@@ -353,6 +385,7 @@ def parse_review_chunk(
         schema=REVIEW_SCHEMA,
     )
     blank = lines - len(numbers) - len(rejects)  # every other line is a row or a reject
+    _set_offsets(chunk, first_line, rejects)
     return ChunkResult(table, sorted(rejects, key=lambda r: r.line), lines, blank, len(chunk))
 
 
@@ -383,9 +416,10 @@ def _price(value: Any) -> tuple[float | None, str | None]:
         return float(value), None
     text = str(value)
     try:
-        return float(text.replace("$", "").replace(",", "")), text
+        number = float(text.replace("$", "").replace(",", ""))
     except ValueError:
         return None, text
+    return (number if math.isfinite(number) else None), text  # "nan", "inf", NaN: kept as text only
 
 
 def coerce_item(record: dict[str, Any], category: str, source_file: str, line: int) -> dict[str, Any]:
@@ -394,10 +428,17 @@ def coerce_item(record: dict[str, Any], category: str, source_file: str, line: i
     price, price_raw = _price(record.get("price"))
     rating_number = record.get("rating_number")
     average = record.get("average_rating")
-    if rating_number is not None and (isinstance(rating_number, bool) or not isinstance(rating_number, int | float)):
-        raise ValueError(f"rating_number={rating_number!r} is not a number")
-    if average is not None and (isinstance(average, bool) or not isinstance(average, int | float)):
-        raise ValueError(f"average_rating={average!r} is not a number")
+    if rating_number is not None and (
+        isinstance(rating_number, bool)
+        or not isinstance(rating_number, int | float)
+        or not 0 <= rating_number < 2**63
+        or rating_number != int(rating_number)
+    ):  # NaN fails the range test; inf and huge ints fail the bound
+        raise ValueError(f"rating_number={str(rating_number)[:80]!r} is not a count")
+    if average is not None and (
+        isinstance(average, bool) or not isinstance(average, int | float) or not 0.0 <= average <= 5.0
+    ):  # NaN fails the range test too; 0 is what the release shows for an item without ratings
+        raise ValueError(f"average_rating={str(average)[:80]!r} is not a number in 0..5")
     details = record.get("details")
     return {
         "category": category,
@@ -451,6 +492,7 @@ def parse_item_chunk(
         except (TypeError, ValueError) as error:
             rejects.append(Reject(line, f"bad_type: {error}", raw))
     lines = count_lines(chunk) if lines is None else lines
+    _set_offsets(chunk, first_line, rejects)
     return ChunkResult(pa.Table.from_pylist(rows, schema=ITEM_SCHEMA), rejects, lines, blank, len(chunk))
 
 
@@ -478,12 +520,28 @@ def read_chunks(
 
     if read_ahead <= 0:
         return (parse(first, chunk, category, name, n) for first, n, chunk in lines())
-    return _parsed_in_order(
+    reader = _parsed_in_order(
         lines(),
         lambda first, n, chunk: parse(first, chunk, category, name, n),
         read_ahead,
         parse_threads or os.cpu_count() or 2,
     )
+    _OPEN_READERS.add(reader)
+    return reader
+
+
+# Readers with threads, until they finish or are closed. One abandoned mid-file (a script that stops iterating,
+# a failed run whose traceback keeps the generator alive) would be finalised only in interpreter teardown, with
+# its read-ahead daemon thread still inside Arrow or gzip code and the module globals its cleanup needs already
+# gone; a C++ thread torn down that way aborts the process ("terminate called without an active exception",
+# exit 134). So they are closed at exit, while the interpreter is intact: threads stopped and joined.
+_OPEN_READERS: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_readers() -> None:
+    for reader in list(_OPEN_READERS):
+        reader.close()
 
 
 def _parsed_in_order(

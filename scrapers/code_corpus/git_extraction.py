@@ -9,6 +9,11 @@ with a kill timeout and no credential prompts. Two extraction paths read the tip
 `benchmarks/bench_code_corpus_extraction.py` measures both: on the shared 2-core machine GitPython was faster in
 3 of 4 runs (x1.2 to x1.5 on small repositories, x1.1 to x1.2 on a standard-library-sized one), so it is
 the default; the CLI path stays as an alternative (and as the benchmark's reference).
+Both paths refuse a repository whose tip tree holds an entry git itself would refuse (`..`, `.`, empty or
+absolute names, `.git` and its NTFS/HFS aliases) the same way: `UnsafeTree`, reported as `unsafe_tree` for the
+whole repository (GitPython rejects such a tree whole, so the CLI path does too, with GitPython's own check).
+Only validated clone URLs are cloned (`check_clone_url`), and git is told to speak only that URL's protocol
+(`GIT_ALLOW_PROTOCOL`), so no redirect or configuration can make it read local files.
 Then `select_files` applies the quality filters and de-duplication of `filters`.
 """
 
@@ -19,17 +24,19 @@ import shutil
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import git
+from git.util import _validate_repo_path
 
 from foundation.progress import Progress
 from foundation.retries import retrying
 from scrapers.code_corpus.filters import FilterThresholds, NearDuplicateIndex, content_hash, drop_reason, text_stats
+from scrapers.code_corpus.github import GITHUB_WEB, RepositoryParseError, check_clone_url
 
 CLONE_ERRORS = (git.GitCommandError, subprocess.SubprocessError, OSError, ValueError)
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "GIT_LFS_SKIP_SMUDGE": "1"}
@@ -52,16 +59,39 @@ class Snapshot:
     other_files: int = 0  # non-Python blobs seen and ignored
 
 
+class UnsafeTree(Exception):
+    """The tip tree holds an entry no checkout may use; the repository is refused whole (not retried)."""
+
+    def __init__(self) -> None:
+        super().__init__("unsafe_tree: a tree entry git refuses (.., ., empty or absolute name, .git or an alias)")
+
+
+def _check_entry(path: str, mode: int | None = None) -> None:
+    # GitPython's own validation of tree entry names (private, but it is what its traversal enforces), so the
+    # two extractors refuse exactly the same entries.
+    try:
+        _validate_repo_path(path, mode)
+    except ValueError:
+        raise UnsafeTree() from None
+
+
 def clone(
-    url: str, dest: Path, timeout: float = 300.0, branch: str | None = None, blob_filter: str | None = None
+    url: str,
+    dest: Path,
+    timeout: float = 300.0,
+    branch: str | None = None,
+    blob_filter: str | None = None,
+    protocols: str = "https:http",
 ) -> Path:
-    """Shallow, single-branch, bare clone of `url` into `dest` (killed after `timeout` seconds)."""
+    """Shallow, single-branch, bare clone of `url` into `dest` (killed after `timeout` seconds); git may only use
+    `protocols` (colon-separated, `GIT_ALLOW_PROTOCOL`), never file:// or ext:: unless a caller asks for it."""
     args = ["--depth=1", "--single-branch", "--bare", "--quiet"]
     if branch:
         args.append(f"--branch={branch}")
     if blob_filter:
         args.append(f"--filter={blob_filter}")
-    git.Git().clone(*args, "--", url, str(dest), kill_after_timeout=timeout, env={**os.environ, **_GIT_ENV})
+    env = {**os.environ, **_GIT_ENV, "GIT_ALLOW_PROTOCOL": protocols}
+    git.Git().clone(*args, "--", url, str(dest), kill_after_timeout=timeout, env=env)
     return dest
 
 
@@ -86,6 +116,7 @@ def extract_with_cli(git_dir: Path, max_bytes: int, suffix: str = ".py") -> Snap
         meta, _, raw_path = entry.partition(b"\t")
         mode, kind, sha, size = meta.split()
         path = raw_path.decode("utf-8", "surrogateescape")
+        _check_entry(path, int(mode, 8))
         if kind != b"blob" or mode == b"120000" or not path.endswith(suffix):
             other += 1
             continue
@@ -118,7 +149,7 @@ def extract_with_gitpython(git_dir: Path, max_bytes: int, suffix: str = ".py") -
     files, other = [], 0
     with git.Repo(git_dir) as repo:
         commit = repo.head.commit
-        for item in commit.tree.traverse():
+        for item in _traverse(commit.tree):
             if item.type != "blob":
                 continue
             if item.mode == 0o120000 or not item.path.endswith(suffix):
@@ -129,6 +160,19 @@ def extract_with_gitpython(git_dir: Path, max_bytes: int, suffix: str = ".py") -
             files.append(BlobFile(item.path, item.hexsha, size, data))
         sha = commit.hexsha
     return Snapshot(commit=sha, files=files, other_files=other)
+
+
+def _traverse(tree: git.Tree) -> Iterator[Any]:
+    """`tree.traverse()`, with GitPython's refusal of an unsafe entry raised as `UnsafeTree`."""
+    items = tree.traverse()
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except ValueError:  # GitPython's tree parsing refuses the entry (its messages vary by kind)
+            raise UnsafeTree() from None
+        yield item
 
 
 EXTRACTORS: dict[str, Callable[[Path, int], Snapshot]] = {"cli": extract_with_cli, "gitpython": extract_with_gitpython}
@@ -142,11 +186,14 @@ def snapshot_repository(
     timeout: float = 300.0,
     branch: str | None = None,
     blob_filter: str | None = None,
+    base: str = GITHUB_WEB,
 ) -> Snapshot:
-    """Clone into a fresh folder under `workdir`, extract, and remove the clone."""
+    """Check the URL against `base`, clone into a fresh folder under `workdir`, extract, remove the clone."""
+    url = check_clone_url(url, base)
     dest = Path(tempfile.mkdtemp(prefix="clone-", dir=workdir))
     try:
-        clone(url, dest / "repo.git", timeout=timeout, branch=branch, blob_filter=blob_filter)
+        protocols = url.split(":", 1)[0].lower()
+        clone(url, dest / "repo.git", timeout=timeout, branch=branch, blob_filter=blob_filter, protocols=protocols)
         return EXTRACTORS[method](dest / "repo.git", max_bytes)
     finally:
         shutil.rmtree(dest, ignore_errors=True)
@@ -159,7 +206,8 @@ def snapshot_repository(
 class Selection:
     kept: list[dict[str, Any]] = field(default_factory=list)
     dropped: list[tuple[str, str, bytes]] = field(default_factory=list)  # (location, reason, raw)
-    failed_repos: list[tuple[str, str]] = field(default_factory=list)  # (repo, error)
+    failed_repos: list[tuple[str, str]] = field(default_factory=list)  # (repo, error): clone failed
+    refused_repos: list[tuple[str, str]] = field(default_factory=list)  # (repo, reason): URL or tree refused
     reasons: Counter = field(default_factory=Counter)
     files_seen: int = 0
     other_files: int = 0
@@ -175,8 +223,10 @@ def snapshot_all(
     blob_filter: str | None = None,
     clone_attempts: int = 2,
     progress: Progress | None = None,
+    base: str = GITHUB_WEB,
 ) -> list[tuple[dict[str, Any], Snapshot | Exception]]:
-    """Snapshots of every repository (clone failures are returned, not raised), in input order."""
+    """Snapshots of every repository (clone failures and refused URLs are returned, not raised), in input order;
+    only URLs under `base` (`github.check_clone_url`) are cloned."""
 
     def one(repo: dict[str, Any]) -> Snapshot | Exception:
         result = attempt_snapshot(repo)
@@ -187,6 +237,10 @@ def snapshot_all(
     def attempt_snapshot(repo: dict[str, Any]) -> Snapshot | Exception:
         # A dropped connection deserves another try; what still fails is reported, not raised.
         try:
+            check_clone_url(repo["url"], base)
+        except RepositoryParseError as exc:
+            return exc  # never retried: the URL will not get safer
+        try:
             return retrying(CLONE_ERRORS, attempts=clone_attempts, first_wait=0.5)(
                 snapshot_repository,
                 repo["url"],
@@ -196,8 +250,9 @@ def snapshot_all(
                 timeout,
                 repo.get("default_branch"),
                 blob_filter,
+                base,
             )
-        except CLONE_ERRORS as exc:
+        except (UnsafeTree, *CLONE_ERRORS) as exc:  # an unsafe tree is not retried: it is not in CLONE_ERRORS
             return exc
 
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
@@ -220,6 +275,9 @@ def select_files(
     index = NearDuplicateIndex(threshold=near_threshold)
     for repo, snap in sorted(snapshots, key=lambda rs: (rs[0]["created_at"], rs[0]["name_with_owner"])):
         name = repo["name_with_owner"]
+        if isinstance(snap, RepositoryParseError | UnsafeTree):
+            out.refused_repos.append((name, str(snap)[:500]))
+            continue
         if isinstance(snap, Exception):
             out.failed_repos.append((name, f"{type(snap).__name__}: {snap}"[:500]))
             continue

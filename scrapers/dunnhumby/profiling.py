@@ -61,8 +61,10 @@ def profile_weeks(lines: pl.DataFrame, weeks: Sequence[str]) -> list[dict[str, A
 
 
 def empty_or_broken(profiles: Sequence[dict[str, Any]]) -> bool:
-    """A week without rows or with missing required values: bad enough to block what is built from it."""
-    return any(not p["rows"] or p["missing_required"] for p in profiles)
+    """A week without rows, with missing required values or with rows dated outside it: bad enough to block what
+    is built from it. Ingestion quarantines lines dated outside their week (`date_outside_week`), so any found
+    here got past it."""
+    return any(not p["rows"] or p["missing_required"] or p["dates_outside_week"] for p in profiles)
 
 
 def profiles_markdown(profiles: Sequence[dict[str, Any]]) -> str:

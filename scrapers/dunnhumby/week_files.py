@@ -1,19 +1,27 @@
 """Reading landed dunnhumby weekly transaction files into the table schema.
 
 A file is either taken (bad lines go to the quarantine with a reason) or rejected whole with a
-`FileRejected` that says why: unknown columns, or spreadsheet-mangled basket ids. The second is
+`FileRejected` that says why: no rows, unknown columns, or spreadsheet-mangled basket ids. The last is
 the dangerous one: `9.94E+14` for every `BASKET_ID` would silently merge a week into one basket.
+
+Bad lines include ragged ones (more or fewer fields than the header: pyarrow's CSV reader hands each to
+`invalid_row_handler` with its line number and text, where polars either raises for the whole file or fills
+the missing fields with nulls) and lines dated outside the file's shop week.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 # Shop week 200601 starts on Monday 2006-02-27; every shop year has 52 weeks (checked against the
 # real time.csv in tests).
@@ -146,8 +154,9 @@ class ParsedWeek:
     week: str
     table: pa.Table
     variant: str  # "official" or "seg"
-    rows_read: int
+    rows_read: int  # data lines that are not blank (kept + rejected)
     rejects: list[Reject] = field(default_factory=list)
+    blank_lines: int = 0
 
 
 def week_of(path: str | Path) -> str | None:
@@ -191,20 +200,64 @@ def _integer(column: str) -> pl.Expr:
     return pl.when(as_float == as_float.round(0)).then(as_float).otherwise(None).cast(pl.Int64, strict=False)
 
 
+def _header(path: Path) -> list[str]:
+    """The column names (pyarrow needs them up front to read every column as text)."""
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="") as lines:
+            return next(csv.reader(lines), [])
+    with open(path, encoding="utf-8", errors="replace", newline="") as lines:
+        return next(csv.reader(lines), [])
+
+
+def _read_text(path: Path) -> tuple[pl.DataFrame, list[Reject]]:
+    """Every field as text, with each row's 1-based file line in `line`; ragged lines become rejects."""
+    columns = _header(path)
+    if not columns:
+        raise FileRejected("empty_file", f"{path.name} is empty (no header, no rows)")
+    ragged: list[Reject] = []
+
+    def invalid(row: pa_csv.InvalidRow) -> str:
+        where = "?" if row.number is None else row.number
+        reason = f"ragged_row: {row.actual_columns} fields, the header has {row.expected_columns}"
+        ragged.append(Reject(raw=row.text, reason=reason, location=f"{path.name}:{where}"))
+        return "skip"
+
+    table = pa_csv.read_csv(
+        path,
+        # Single-threaded, so every invalid row comes with its line number.
+        read_options=pa_csv.ReadOptions(use_threads=False),
+        # Blank lines stay rows (of empty fields), so row i is still line i + 2 once ragged lines are removed.
+        parse_options=pa_csv.ParseOptions(invalid_row_handler=invalid, ignore_empty_lines=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=False
+        ),
+    )
+    skipped = {int(r.location.rsplit(":", 1)[1]) for r in ragged if not r.location.endswith(":?")}
+    lines = np.arange(2, 2 + table.num_rows + len(ragged), dtype=np.int64)
+    lines = lines[~np.isin(lines, list(skipped))][: table.num_rows] if skipped else lines[: table.num_rows]
+    return pl.from_arrow(table).with_columns(pl.Series("line", lines)), ragged
+
+
 def parse_week_file(path: str | Path, expected_week: str | None = None) -> ParsedWeek:
     """Parse one landed file into TRANSACTIONS_SCHEMA; raise FileRejected when it is unusable."""
     path = Path(path)
     week = expected_week or week_of(path)
     if week is None:
         raise FileRejected("bad_file_name", f"{path.name} is not named transactions_YYYYWW.csv[.gz]")
-    raw = pl.read_csv(path, infer_schema_length=0, raise_if_empty=False)
-    variant = _column_variant(raw.columns, path)
+    raw, ragged = _read_text(path)
+    variant = _column_variant([c for c in raw.columns if c != "line"], path)
     if variant == "seg":
         raw = raw.rename({"seg_1": "CUST_PRICE_SENSITIVITY", "seg_2": "CUST_LIFESTAGE"})
-    raw = raw.select(OFFICIAL_COLUMNS)
-    _check_basket_ids(raw, path)
-    # Empty and quoted-empty ("") fields both mean missing.
-    text = raw.with_columns(pl.all().str.strip_chars().replace("", None)).with_row_index("line", offset=2)
+    # Empty and quoted-empty ("") fields both mean missing; a line without any field is blank, not a row.
+    text = raw.select(pl.col(OFFICIAL_COLUMNS).str.strip_chars().replace("", None), pl.col("line"))
+    blank = pl.all_horizontal(pl.col(OFFICIAL_COLUMNS).is_null())
+    blank_lines = int(text.select(blank.sum()).item())
+    text = text.filter(~blank)
+    if text.height + len(ragged) == 0:
+        raise FileRejected("no_rows", f"{path.name} has a header but no transaction lines")
+    _check_basket_ids(text, path)
+    start = shop_week_start(week)
+    end = start + timedelta(days=6)
 
     parsed = text.with_columns(
         pl.col("SHOP_DATE").str.strptime(pl.Date, "%Y%m%d", strict=False).alias("date"),
@@ -236,6 +289,8 @@ def parse_week_file(path: str | Path, expected_week: str | None = None) -> Parse
         .then(pl.lit("wrong_shop_week: ") + pl.col("SHOP_WEEK").fill_null("<empty>") + f" in the file of {week}")
         .when(pl.col("date").is_null())
         .then(pl.lit("bad_shop_date: ") + pl.col("SHOP_DATE").fill_null("<empty>"))
+        .when(~pl.col("date").is_between(start, end))
+        .then(pl.lit("date_outside_week: ") + pl.col("SHOP_DATE") + f" is not in shop week {week} ({start}..{end})")
         .when(~pl.col("weekday").is_between(1, 7) | pl.col("weekday").is_null())
         .then(pl.lit("bad_shop_weekday: ") + pl.col("SHOP_WEEKDAY").fill_null("<empty>"))
         .when(~pl.col("hour").is_between(0, 23) | pl.col("hour").is_null())
@@ -266,6 +321,7 @@ def parse_week_file(path: str | Path, expected_week: str | None = None) -> Parse
         Reject(raw=line, reason=why, location=f"{path.name}:{n}")
         for line, why, n in zip(raw_lines.to_series(), bad["reject_reason"], bad["line"], strict=True)
     ]
+    rejects = sorted(ragged + rejects, key=lambda r: _line_number(r.location))
 
     good = parsed.filter(pl.col("reject_reason").is_null()).select(
         pl.col("SHOP_WEEK"),
@@ -285,7 +341,19 @@ def parse_week_file(path: str | Path, expected_week: str | None = None) -> Parse
         pl.col("line").alias("SOURCE_LINE"),
     )
     table = good.to_arrow().cast(TRANSACTIONS_SCHEMA)
-    return ParsedWeek(week=week, table=table, variant=variant, rows_read=raw.height, rejects=rejects)
+    return ParsedWeek(
+        week=week,
+        table=table,
+        variant=variant,
+        rows_read=text.height + len(ragged),
+        rejects=rejects,
+        blank_lines=blank_lines,
+    )
+
+
+def _line_number(location: str) -> int:
+    number = location.rsplit(":", 1)[1]
+    return int(number) if number.isdigit() else 0
 
 
 def read_calendar(path: str | Path) -> pa.Table:

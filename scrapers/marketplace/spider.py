@@ -1,25 +1,25 @@
-"""Scrapy strategy: page the marketplace's JSON API directly (no browser), politely.
+"""Scrapy strategy: page a profile's `http` section (JSON API or server-rendered HTML) with no browser, politely.
 
 A real spider: `scrapy runspider scrapers/marketplace/spider.py -a profile=PROFILE.yaml
--a base_url=http://127.0.0.1:8000 -O listings.jsonl`, or `cd scrapers/marketplace && scrapy crawl marketplace -a profile=...`
-(the sandbox shop's profile is sandbox/sneakers/marketplace_profile.yaml).
+-a base_url=http://127.0.0.1:8000 -O listings.jsonl`, or `cd scrapers/marketplace && scrapy crawl marketplace -a profile=...`.
 It obeys robots.txt, adapts its pace with AutoThrottle and waits out 429s for the Retry-After the shop asks
-for (Scrapy's own retry would hammer straight back). Shops whose listings only exist in rendered pages can set
-`render_with_browser` to fetch the search page through scrapy-playwright instead.
+for (Scrapy's own retry would hammer straight back). Every answer reaches the spider (HTTPERROR_ALLOW_ALL):
+a non-2xx status the profile does not expect, after Scrapy's retries, is an error of that query's crawl,
+recorded in its report, never an INFO line.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import scrapy
 from scrapy.http import Response
 
+from scrapers.marketplace.pager import PageError, Pager, PageRequest, QueryReport, decimal_separator
 from scrapers.marketplace.profile import ListingBuilder, SiteProfile
 
 MAX_RETRY_AFTER_S = 60
@@ -43,7 +43,7 @@ class RetryAfterMiddleware:
             return response
         tries = request.meta.get("retry_after_tries", 0) + 1
         if tries > MAX_429_RETRIES:
-            raise scrapy.exceptions.IgnoreRequest(f"still 429 after {MAX_429_RETRIES} retries: {request.url}")
+            return response  # the spider records it as an error of that query
         header = (response.headers.get(b"Retry-After") or b"1").decode()
         delay = min(float(header) if header.replace(".", "", 1).isdigit() else 1.0, MAX_RETRY_AFTER_S)
         self.stats.inc_value("retry_after/429")
@@ -52,52 +52,24 @@ class RetryAfterMiddleware:
         return request.replace(dont_filter=True, meta={**request.meta, "retry_after_tries": tries})
 
 
-def crawl_settings(profile: SiteProfile) -> dict[str, Any]:
-    settings: dict[str, Any] = {
+def crawl_settings(concurrent_requests: int = 4) -> dict[str, Any]:
+    return {
         "ROBOTSTXT_OBEY": True,
         "AUTOTHROTTLE_ENABLED": True,
         "AUTOTHROTTLE_START_DELAY": 0.0,
         "AUTOTHROTTLE_MAX_DELAY": 10.0,
-        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(profile.concurrent_requests),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(concurrent_requests),
         "DOWNLOAD_DELAY": 0.0,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": profile.concurrent_requests,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrent_requests,
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],
         "RETRY_TIMES": 3,
+        "HTTPERROR_ALLOW_ALL": True,  # the spider judges every status (see the module docstring)
         "DOWNLOADER_MIDDLEWARES": {"scrapers.marketplace.spider.RetryAfterMiddleware": 560},
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "WARNING",
         "USER_AGENT": "storefront-scraper (+https://github.com/storefront)",
     }
-    if profile_needs_browser(profile):
-        settings["DOWNLOAD_HANDLERS"] = {
-            "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-            "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-        }
-        from scrapers.marketplace.playwright_strategy import CHROMIUM, CHROMIUM_ARGS
-
-        settings["PLAYWRIGHT_LAUNCH_OPTIONS"] = {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
-        settings["PLAYWRIGHT_ABORT_REQUEST"] = _abort_heavy_request
-    return settings
-
-
-def _abort_heavy_request(request: Any) -> bool:
-    return request.resource_type in ("image", "media", "font")
-
-
-SCROLL_TO_END_JS = """async ([endSelector, maxRounds]) => {
-  for (let i = 0; i < maxRounds; i++) {
-    window.scrollTo(0, document.body.scrollHeight);
-    await new Promise(r => setTimeout(r, 100));
-    const end = document.querySelector(endSelector);
-    if (end && end.offsetParent !== null) return i;
-  }
-  return -1;
-}"""
-
-
-def profile_needs_browser(profile: SiteProfile) -> bool:
-    return not profile.api_path
 
 
 class MarketplaceSpider(scrapy.Spider):
@@ -112,69 +84,79 @@ class MarketplaceSpider(scrapy.Spider):
     ) -> None:
         super().__init__(**kwargs)
         if isinstance(queries, str):
-            queries = [q for q in queries.split(",") if q]
+            queries = [q for q in queries.split(",") if q]  # `-a queries=a,b` on the command line
         loaded = profile if isinstance(profile, SiteProfile) else SiteProfile.load(profile)
-        self.profile = loaded.with_overrides(base_url=base_url, queries=queries or None)
-        self.builder = ListingBuilder(self.profile)
-        self.seen: dict[str, set[str]] = {q: set() for q in self.profile.queries}
+        if base_url or queries:
+            overrides = {"base_url": base_url, "queries": queries}
+            loaded = SiteProfile.from_dict(loaded.to_dict() | {k: v for k, v in overrides.items() if v})
+        self.profile = loaded
+        self.builder = ListingBuilder(loaded)
+        self.pagers = {q: Pager(loaded, q) for q in loaded.queries}
+        self.started = time.monotonic()
+
+    @property
+    def reports(self) -> list[QueryReport]:
+        return [p.report for p in self.pagers.values()]
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
         super().update_settings(settings)
-        settings.setdict(crawl_settings(SiteProfile(name="default", base_url="")), priority="spider")
+        settings.setdict(crawl_settings(), priority="spider")
 
-    def _api_request(self, query: str, cursor: str | None) -> scrapy.Request:
-        p = self.profile
-        params = {p.query_param: query, p.limit_param: p.page_size}
-        if cursor:
-            params[p.cursor_param] = cursor
-        return scrapy.Request(f"{p.api_url()}?{urlencode(params)}", callback=self.parse_api, cb_kwargs={"query": query})
-
-    async def start(self) -> Any:
-        for query in self.profile.queries:
-            yield (
-                self._rendered_request(query) if profile_needs_browser(self.profile) else self._api_request(query, None)
-            )
-
-    def _rendered_request(self, query: str) -> scrapy.Request:
-        from scrapy_playwright.page import PageMethod
-
-        scroll = PageMethod("evaluate", SCROLL_TO_END_JS, [self.profile.end_marker_selector, self.profile.max_rounds])
+    def _request(self, query: str, page: PageRequest) -> scrapy.Request:
         return scrapy.Request(
-            self.profile.search_url(query),
-            callback=self.parse_rendered,
+            page.url,
+            method=page.method,
+            headers=page.headers,
+            body=page.body,
+            callback=self.parse_page,
+            errback=self.on_error,
             cb_kwargs={"query": query},
-            meta={"playwright": True, "playwright_page_methods": [scroll]},
+            dont_filter=True,  # repeated pages are the pager's to judge, with a reason, not a silent filter
         )
 
-    def parse_rendered(self, response: Response, query: str) -> Iterator[Any]:
-        """Cards of a page scrolled to its end in a browser, read with the profile's card selectors."""
-        now = datetime.now(UTC)
-        for card in response.css(self.profile.card_selector):
-            fields = self.profile.item_fields
-            item = {fields[key]: card.css(selector).get() for key, selector in self.profile.card_fields.items()}
-            yield from self._emit(item, query, now)
+    async def start(self) -> Any:
+        for query, pager in self.pagers.items():
+            yield self._request(query, pager.first_request())
 
-    def _emit(self, item: dict[str, Any], query: str, now: datetime) -> Iterator[dict[str, Any]]:
-        item_id = str(item.get(self.profile.item_fields["id"]) or "")
-        if item_id and item_id in self.seen[query]:
-            self.crawler.stats.inc_value("listings/duplicates")
-            return
+    def parse_page(self, response: Response, query: str) -> Iterator[Any]:
+        pager = self.pagers[query]
+        report = pager.report
+        headers = {k.decode(): b", ".join(v).decode() for k, v in response.headers.items()}
         try:
-            record = self.builder.build(item, query, now)
-        except ValueError as err:
-            self.crawler.stats.inc_value("listings/rejected")
-            yield {"reject": str(err), "raw": item, "query": query}
+            page = pager.parse(response.status, headers, response.text, response.url)
+        except PageError as err:
+            self._fail(report, str(err))
             return
-        self.seen[query].add(item_id)
-        self.crawler.stats.inc_value("listings/items")
-        yield record
-
-    def parse_api(self, response: Response, query: str) -> Iterator[Any]:
-        p = self.profile
-        payload = json.loads(response.text)
         now = datetime.now(UTC)
-        for item in payload.get(p.items_field) or []:
-            yield from self._emit(item, query, now)
-        if payload.get(p.has_next_field) and payload.get(p.next_cursor_field) and len(self.seen[query]) < p.max_items:
-            yield self._api_request(query, payload[p.next_cursor_field])
+        separator = decimal_separator(pager.http.items.fields)
+        for values in page.items:
+            try:
+                record = self.builder.build(values, query, now, separator)
+            except ValueError as err:
+                report.rejected += 1
+                yield {"reject": str(err), "raw": _jsonable(values), "query": query}
+                continue
+            yield record
+        if page.next is None:
+            report.stop_reason = page.stop_reason
+            report.seconds = round(time.monotonic() - self.started, 3)
+        else:
+            yield self._request(query, page.next)
+
+    def on_error(self, failure: Any) -> None:
+        query = failure.request.cb_kwargs["query"]
+        self._fail(self.pagers[query].report, f"{failure.type.__name__}: {failure.getErrorMessage()}")
+
+    def _fail(self, report: QueryReport, message: str) -> None:
+        report.errors.append(message)
+        report.stop_reason = "error"
+        report.seconds = round(time.monotonic() - self.started, 3)
+        self.logger.error(f"{report.query}: {message}")
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v if isinstance(v, str | int | float | bool | list | dict) or v is None else str(v)
+        for k, v in values.items()
+    }

@@ -82,15 +82,23 @@ class StoreDatabases:
         self.store_urls = dict(store_urls)
         self.password = password
 
-    def engine(self, store: str) -> sa.Engine:
+    def url(self, store: str) -> sa.URL:
+        """The store's URL with the password set as a field, never pasted into the string: a password such as
+        `Can@ary/x` pasted raw would parse as password `Can`, host `ary`."""
         if store not in self.store_urls:
             raise KeyError(f"no database configured for store {store!r}; known: {sorted(self.store_urls)}")
-        url = self.store_urls[store]
-        if "{password}" in url:
-            if not self.password:
-                raise ValueError(f"store {store} needs RETAIL_DB_PASSWORD")
-            url = url.replace("{password}", self.password)
-        return sa.create_engine(url, pool_pre_ping=True)
+        template = self.store_urls[store]
+        url = sa.make_url(template)
+        if "{password}" not in template:
+            return url
+        if url.password != "{password}":
+            raise ValueError(f"store {store}: {{password}} must be the whole password field of its URL")
+        if not self.password:
+            raise ValueError(f"store {store} needs RETAIL_DB_PASSWORD")
+        return url.set(password=self.password)  # sa.URL escapes it wherever it is rendered
+
+    def engine(self, store: str) -> sa.Engine:
+        return sa.create_engine(self.url(store), pool_pre_ping=True)
 
     def safe_url(self, store: str) -> str:
         """The URL without its password, for logs and metadata."""

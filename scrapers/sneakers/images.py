@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,8 +27,8 @@ from typing import Any
 import pyarrow as pa
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from foundation.outbound import GuardedClient, OutboundLimits
 from foundation.progress import Progress
-from foundation.retries import retrying
 
 SIZE = 224
 MAX_PIXELS = 50_000_000  # larger claims are decompression bombs, not product photos
@@ -40,8 +39,6 @@ WHITE = (255, 255, 255)
 # resample bilinearly: the pixel-domain twin of JPEG draft decoding; outputs differ from a full-size bilinear
 # resize by < 0.5/255 on average (measured on the sandbox images) at about half the resize cost.
 REDUCING_GAP = 1.0
-FIRST_RETRY_WAIT_S = 1.0  # downloads: backoff 1, 2, 4 s (or the server's Retry-After when longer)
-MAX_RETRY_WAIT_S = 30.0
 
 
 IMAGES_SCHEMA = pa.schema(
@@ -140,51 +137,27 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 class Download:
     url: str
     data: bytes | None
-    error: str | None  # reason code: placeholder, http_404, timeout, ...
-
-
-class _Transient(Exception):
-    """A failure worth another try (429, 5xx, timeout); its message is the reason code."""
+    error: str | None  # reason code: placeholder_image, blocked_address: loopback, http_404, too_large, ...
 
 
 def download_all(
-    urls: Iterable[str], concurrency: int = 16, timeout_s: float = 20.0, retries: int = 3
+    urls: Iterable[str],
+    allow: Iterable[str] = (),
+    limits: OutboundLimits | None = None,
+    concurrency: int = 16,
 ) -> list[Download]:
-    """Fetch each URL once (threads: the work is waiting on the network); 429/5xx and timeouts are retried
-    (foundation.retries backoff from 1 s, at least the Retry-After the server asks for, capped at 30 s)."""
-    import httpx  # here: only the download step needs it, not code that only normalises
-
-    transport = httpx.HTTPTransport(retries=1)
-    with httpx.Client(timeout=timeout_s, transport=transport, follow_redirects=True) as client:
-
-        def get(url: str, attempt_number: int) -> Download:
-            try:
-                response = client.get(url)
-            except httpx.TimeoutException as err:
-                raise _Transient("timeout") from err
-            except httpx.HTTPError as err:
-                return Download(url, None, f"http_error: {err}")
-            if response.status_code == 429 or response.status_code >= 500:
-                if attempt_number <= retries:  # the backoff waits FIRST_RETRY_WAIT_S * 2**(n-1): top it up
-                    retry_after = min(float(response.headers.get("Retry-After", "1") or 1), MAX_RETRY_WAIT_S)
-                    time.sleep(max(0.0, retry_after - FIRST_RETRY_WAIT_S * 2 ** (attempt_number - 1)))
-                raise _Transient(f"http_{response.status_code}")
-            if response.status_code != 200:
-                return Download(url, None, f"http_{response.status_code}")
-            return Download(url, response.content, None)
+    """Fetch each URL once through the guarded client (foundation.outbound: http(s) only, no internal
+    addresses unless `allow` names them, byte cap, one deadline per download, redirects re-checked), on threads
+    (the work is waiting on the network). 429/5xx and timeouts are retried with backoff from 1 s, at least the
+    server's Retry-After, capped at 30 s; a failure is the URL's reason code, never an exception for the batch."""
+    limits = limits or OutboundLimits(max_bytes=MAX_BYTES)
+    with GuardedClient(allow, limits, max_connections=concurrency) as client:
 
         def fetch(url: str) -> Download:
             if url.startswith("data:"):
                 return Download(url, None, "placeholder_image")
-            try:
-                for attempt in retrying(
-                    _Transient, attempts=retries + 1, first_wait=FIRST_RETRY_WAIT_S, max_wait=MAX_RETRY_WAIT_S
-                ):
-                    with attempt:
-                        return get(url, attempt.retry_state.attempt_number)
-            except _Transient as err:
-                return Download(url, None, str(err))
-            return Download(url, None, "retries_exhausted")
+            fetched = client.fetch_with_retries(url)
+            return Download(url, fetched.data, fetched.reason)
 
         with ThreadPoolExecutor(concurrency) as pool:
             return list(pool.map(fetch, list(dict.fromkeys(urls))))
@@ -239,13 +212,19 @@ def store_jpeg(image_dir: Path, image: NormalisedImage) -> Path:
 
 
 def collect_images(
-    wanted: list[tuple[str, str]], known: dict[str, dict[str, Any]], image_dir: Path, log: Any
+    wanted: list[tuple[str, str]],
+    known: dict[str, dict[str, Any]],
+    image_dir: Path,
+    log: Any,
+    allow: Iterable[str] = (),
+    limits: OutboundLimits | None = None,
 ) -> ImageBatch:
     """Rows for each wanted (image URL, query): reused when the URL was normalised before (for any query),
-    else downloaded once, normalised and stored content-addressed; failures come back as rejects."""
+    else downloaded once (guarded; `allow` lists internal host:port or CIDR entries that may be fetched),
+    normalised and stored content-addressed; failures come back as rejects with their reason."""
     todo = sorted({url for url, _ in wanted if url not in known})
     with Progress(log, "images downloaded", len(todo)) as downloading:
-        downloads = {d.url: d for d in download_all(todo)}
+        downloads = {d.url: d for d in download_all(todo, allow, limits)}
         downloading.advance(len(todo))
     fetched = [d for d in downloads.values() if d.data is not None]
     with Progress(log, "images normalised", len(fetched)) as normalising:
@@ -260,7 +239,7 @@ def collect_images(
             continue
         image, reason = normalised.get(url, (None, downloads[url].error))
         if image is None:
-            location = url if not url.startswith("data:") else "data: URL"
+            location = url if not url.startswith("data:") else "data: URL"  # the quarantine strips query strings
             batch.rejects.append(({"image_url": url, "query": query}, reason or "unknown", location))
             continue
         batch.rows.append(

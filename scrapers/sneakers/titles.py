@@ -82,20 +82,37 @@ def colourway_of(title: str) -> str:
     return (match.group(1) if match else title).strip().lower()
 
 
-def parse_price(text: str | None, default_currency: str = "USD") -> tuple[Decimal | None, str | None]:
-    """ "$1,234" -> (Decimal("1234"), "USD"); "" -> (None, None); anything else raises ValueError."""
-    raw = (text or "").strip()
+def parse_price(
+    value: str | int | float | Decimal | None, default_currency: str = "USD", decimal_separator: str = "."
+) -> tuple[Decimal | None, str | None]:
+    """A price as a shop writes it: "$1,234" -> (Decimal("1234.00"), "USD"); 714.0 (a JSON number) ->
+    (Decimal("714.00"), default); "1.234,50 €" with decimal_separator="," -> (Decimal("1234.50"), "EUR");
+    "" or None -> (None, None); anything else raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(f"unparseable price {value!r}")
+    if isinstance(value, int | float | Decimal):
+        number = Decimal(str(value))  # str(): 714.1 stays 714.1, not its binary expansion
+        if number < 0 or not number.is_finite():
+            raise ValueError(f"unparseable price {value!r}")
+        return number.quantize(Decimal("0.01")), default_currency
+    raw = (value or "").strip()
     if not raw:
         return None, None
     currency = default_currency
-    if raw[0] in _CURRENCIES:
-        currency, raw = _CURRENCIES[raw[0]], raw[1:]
-    elif raw[:3].isalpha() and raw[:3].isupper():
-        currency, raw = raw[:3], raw[3:]
+    for symbol, code in _CURRENCIES.items():
+        if raw.startswith(symbol) or raw.endswith(symbol):
+            currency, raw = code, raw.strip(symbol).strip()
+            break
+    else:
+        coded = re.fullmatch(r"([A-Z]{3})\s*(.+)|(.+?)\s*([A-Z]{3})", raw)  # "EUR 99", "99 GBP"
+        if coded:
+            currency, raw = coded.group(1) or coded.group(4), coded.group(2) or coded.group(3)
+    thousands = "," if decimal_separator == "." else "."
+    digits = raw.replace(thousands, "").replace(" ", "").replace("\u00a0", "").replace(decimal_separator, ".")
     try:
-        value = Decimal(raw.replace(",", "").strip())
+        number = Decimal(digits)
     except InvalidOperation as err:
-        raise ValueError(f"unparseable price {text!r}") from err
-    if value < 0 or not value.is_finite():
-        raise ValueError(f"unparseable price {text!r}")
-    return value.quantize(Decimal("0.01")), currency
+        raise ValueError(f"unparseable price {value!r}") from err
+    if number < 0 or not number.is_finite():
+        raise ValueError(f"unparseable price {value!r}")
+    return number.quantize(Decimal("0.01")), currency

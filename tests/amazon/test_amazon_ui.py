@@ -29,7 +29,7 @@ def test_pick_a_user_and_see_history_and_top10_per_model(app):
     from playwright.sync_api import sync_playwright
 
     server = serve(app, port=0)
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    url = server.url
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(**launch_options())
@@ -57,4 +57,4 @@ def test_pick_a_user_and_see_history_and_top10_per_model(app):
             assert "Unknown user" in page.locator("#error").inner_text()
             browser.close()
     finally:
-        server.shutdown()
+        server.stop()

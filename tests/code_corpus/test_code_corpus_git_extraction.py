@@ -18,13 +18,14 @@ from scrapers.code_corpus.git_extraction import (
 )
 
 
-def _content_repos(universe):
-    return [r.crawled_row() for r in universe.repos if r.owner.startswith("org")]
+def _content_repos(universe, github):
+    """Content repositories as stored rows, with the clone URLs the sandbox GitHub gives (served over HTTP)."""
+    return [r.crawled_row() | {"url": github.clone_url(r)} for r in universe.repos if r.owner.startswith("org")]
 
 
-def test_both_extraction_paths_agree_and_leave_no_git_processes(universe, tmp_path):
+def test_both_extraction_paths_agree_and_leave_no_git_processes(universe, github, tmp_path):
     repo = next(r for r in universe.repos if r.name == "project-05")  # holds the huge file
-    git_dir = clone(repo.url, tmp_path / "clone.git")
+    git_dir = clone(github.clone_url(repo), tmp_path / "clone.git")
     assert (git_dir / "shallow").exists()  # depth 1
     cli = extract_with_cli(git_dir, max_bytes=1_000_000)
     gp = extract_with_gitpython(git_dir, max_bytes=1_000_000)
@@ -38,8 +39,8 @@ def test_both_extraction_paths_agree_and_leave_no_git_processes(universe, tmp_pa
 
 
 @pytest.mark.parametrize("method", ["cli", "gitpython"])
-def test_filters_find_exactly_what_was_planted(universe, tmp_path, method):
-    snapshots = snapshot_all(_content_repos(universe), tmp_path, 1_000_000, method=method)
+def test_filters_find_exactly_what_was_planted(universe, github, tmp_path, method):
+    snapshots = snapshot_all(_content_repos(universe, github), tmp_path, 1_000_000, method=method, base=github.base)
     selection = select_files(snapshots)
     assert dict(selection.reasons) == dict(universe.planted)
     assert len(selection.kept) == universe.kept_files
@@ -47,15 +48,15 @@ def test_filters_find_exactly_what_was_planted(universe, tmp_path, method):
     assert git_children() == []
 
 
-def test_clone_failure_is_reported_not_raised(tmp_path):
+def test_clone_failure_is_reported_not_raised(github, tmp_path):
     missing = {
-        "url": (tmp_path / "nope.git").as_uri(),
+        "url": f"{github.base}/x/nope",
         "name_with_owner": "x/nope",
         "created_at": 0,
         "repo_id": "R1",
         "default_branch": "main",
     }
-    ((_, result),) = snapshot_all([missing], tmp_path, 1000)
+    ((_, result),) = snapshot_all([missing], tmp_path, 1000, base=github.base)
     assert isinstance(result, Exception)
     assert select_files([(missing, result)]).failed_repos[0][0] == "x/nope"
 

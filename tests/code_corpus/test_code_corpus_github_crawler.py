@@ -108,7 +108,7 @@ def test_bad_credentials_fail_loudly_and_the_token_is_never_logged(github, caplo
 def test_parser_reads_current_nodes(github, github_token, universe):
     with GitHubGraphQL(github_token, github.endpoint, FAST) as client:
         node = client.search_page("language:Python project-00")["nodes"][0]
-    row = parse_repository(node)
+    row = parse_repository(node, github.base)
     repo = next(r for r in universe.repos if r.name == "project-00")
     assert row["repo_id"] == repo.node_id and row["stars"] == repo.stargazer_count
     assert row["license_spdx"] == repo.license_spdx and row["head_oid"] == repo.head_oid
@@ -116,11 +116,11 @@ def test_parser_reads_current_nodes(github, github_token, universe):
 
 
 @pytest.mark.real_data
-def test_parser_replays_real_2018_search_results(shared_data):
+def test_parser_replays_real_2018_search_results(shared_data, missing):
     """100 real `stars:>1000 language:Python` results (2018 query shape, flattened to CSV)."""
     path = shared_data / "github" / "search_stars_gt_1000_python_repo_list.csv"
     if not path.exists():
-        pytest.skip("real GitHub search results not present")
+        missing(f"real GitHub search results not present at {path}")
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 100
@@ -135,7 +135,7 @@ def test_parser_replays_real_2018_search_results(shared_data):
             "stargazers": {"totalCount": int(row["stargazers"])},
         }
         try:
-            parsed.append(parse_repository(node))
+            parsed.append(parse_repository(node))  # real github.com clone URLs pass the URL check
         except RepositoryParseError as err:
             reasons.append(str(err))
         node["createdAt"] = "2018-01-01T00:00:00Z"

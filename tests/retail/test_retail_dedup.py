@@ -111,10 +111,10 @@ assert result.stats["linked_pairs"] > 0, result.stats
 """
 
 
-def test_splink_runs_without_network_and_writes_only_to_a_temp_dir(tmp_path: Path) -> None:
+def test_splink_runs_without_network_and_writes_only_to_a_temp_dir(tmp_path: Path, missing) -> None:
     # A new network namespace has no interfaces: any download attempt (DuckDB extensions) would fail.
     if not shutil.which("unshare") or subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode:
-        pytest.skip("unshare -rn (user + network namespace) is not available here")
+        missing("unshare -rn (user + network namespace) is not available here")
     home, temp = tmp_path / "home", tmp_path / "tmp"
     home.mkdir()
     temp.mkdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -111,11 +112,19 @@ def test_pipeline_end_to_end(instance, storage: StorageResource, store_urls: dic
         run_config={"ops": {"two_tower_model": {"config": TINY_TRAINING}}},
     )
     assert trained.success
-    assert all(checks_of(trained).values()), checks_of(trained)
+    report = json.loads(storage.model_store(TWO_TOWER_MODEL).read_text("report.json"))["results"]
+    ndcg = {name: r["ndcg@10"] for name, r in report.items()}
+    baselines = {k: v for k, v in ndcg.items() if k != "two_tower"}
+    # The model check (WARN) compares with the strongest baseline; the tiny model must at least beat popularity.
+    assert checks_of(trained) == {
+        "item_item_examples_have_no_future_items": True,
+        "two_tower_beats_most_popular": ndcg["two_tower"] > max(baselines.values()),
+    }
+    assert ndcg["two_tower"] > ndcg["most_popular"], ndcg
     examples = metadata_of(trained, "item_item_examples")
     assert examples["test_examples"] > 100 and examples["train_examples"] > examples["test_examples"]
     model = metadata_of(trained, "two_tower_model")
-    assert 0 < model["two_tower_hit_rate@10"] <= 1
+    assert model["two_tower_hit_rate@10"] == report["two_tower"]["hit_rate@10"] > report["most_popular"]["hit_rate@10"]
     store = storage.model_store(TWO_TOWER_MODEL)
     model_dir = store.path()
     assert (model_dir / "query_tower.keras").exists() and (model_dir / "candidates.npz").exists()

@@ -1,6 +1,7 @@
 """The same ingestion, dedup and entity merge against a real PostgreSQL server (Debian's postgresql, started here).
 
-Skips with a reason when the server binaries are not installed (`apt-get install postgresql`).
+Skips with a reason when the server binaries are not installed (`apt-get install postgresql`); under CI=true it
+fails instead (`make setup` installs them).
 The store URLs look like production ones: `postgresql+psycopg://storefront:{password}@host:port/store_1`,
 with the password supplied separately (RETAIL_DB_PASSWORD in deployments).
 """
@@ -43,11 +44,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def postgres_url():
+def postgres_url(missing):
     """A throwaway PostgreSQL cluster on 127.0.0.1; yields a URL template with {password} and {db}."""
     bindir = _postgres_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries not installed (Debian package postgresql)")
+        missing("PostgreSQL server binaries not installed (Debian package postgresql; `make setup` installs it)")
     as_root = os.geteuid() == 0
     user = "postgres" if as_root else None
     if as_root:
@@ -56,7 +57,7 @@ def postgres_url():
 
             pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root without a postgres system user to own the cluster")
+            missing("running as root without a postgres system user to own the cluster")
     base = Path(tempfile.mkdtemp(prefix="retail-pg-"))
     data, sockets, pwfile = base / "data", base / "sock", base / "pw"
     sockets.mkdir()
@@ -98,7 +99,7 @@ def postgres_url():
         )
     except (subprocess.CalledProcessError, OSError) as error:
         shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"could not start PostgreSQL: {getattr(error, 'stderr', error)!r}")
+        missing(f"could not start PostgreSQL: {getattr(error, 'stderr', error)!r}")
     try:
         yield f"postgresql+psycopg://storefront:{{password}}@127.0.0.1:{port}/{{db}}"
     finally:
@@ -155,3 +156,23 @@ def test_ingestion_and_dedup_on_postgres(postgres_url: str, instance, storage) -
     tx = ENTITY_TRANSACTIONS.store(storage).read()
     assert tx.num_rows == len(world.transactions[world.transactions["StoreID"] <= 2])  # orphans quarantined
     assert tx.column("entity_id").null_count == 0
+
+
+def test_a_password_with_url_characters_reaches_postgres_intact(postgres_url: str) -> None:
+    """Issue 16 item 9: the password is a URL field (escaped), not pasted into the string, so `Can@ary/x`
+    is not read as password `Can`, host `ary`."""
+    hostile = "Can@ary/x:%#?&= "
+    admin = sa.create_engine(postgres_url.format(password=PASSWORD, db="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        # Literal SQL (ALTER ROLE takes no bind parameters); "%%" because psycopg formats "%" even without any.
+        connection.exec_driver_sql(f"ALTER ROLE storefront PASSWORD '{hostile.replace('%', '%%')}'")
+    admin.dispose()
+    stores = RetailStoresResource(store_urls={"store_1": postgres_url.replace("{db}", "postgres")}, password=hostile)
+    databases = stores.databases()
+    url = databases.url("store_1")
+    assert (url.username, url.password, url.host, url.database) == ("storefront", hostile, "127.0.0.1", "postgres")
+    engine = databases.engine("store_1")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT current_user").scalar() == "storefront"
+    engine.dispose()
+    assert hostile not in databases.safe_url("store_1") and "Can" not in databases.safe_url("store_1")

@@ -1,10 +1,12 @@
 """Fixtures of the sneakers tests: the sandbox marketplace and a helper to materialise sneaker assets."""
 
+from urllib.parse import urlsplit
+
 import dagster as dg
 import pytest
 
 from assets.sneakers.definitions import defs
-from assets.sneakers.partitions import SNEAKER_QUERIES
+from assets.sneakers.partitions import SNEAKER_QUERIES, add_queries
 from assets.sneakers.resources import SneakersMarketplaceResource
 from sandbox.sneakers.catalogue import CatalogueConfig
 from sandbox.sneakers.marketplace import PROFILE, MarketplaceConfig, MarketplaceServer
@@ -39,8 +41,11 @@ def materialize(
             "dagster/asset_partition_range_start": partition_range[0],
             "dagster/asset_partition_range_end": partition_range[1],
         }
-    marketplace = SneakersMarketplaceResource(profile_path=str(PROFILE), base_url=base_url, strategy=strategy)
+    marketplace = SneakersMarketplaceResource(
+        profile_path=str(PROFILE), base_url=base_url, strategy=strategy, image_allow=[urlsplit(base_url).netloc]
+    )
     resources = {"storage": storage, "sneakers_marketplace": marketplace}
+    add_queries(instance, SNEAKER_QUERIES)  # what the profile-queries sensor does in a deployment
     result = dg.materialize(
         [*defs.assets, *defs.asset_checks],
         selection=selection,

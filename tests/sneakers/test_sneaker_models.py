@@ -1,7 +1,6 @@
 """Model pieces without data: the CNN's shape and save/load fidelity, and the out-of-fold stacking property."""
 
 import numpy as np
-import pytest
 
 from models.sneakers.stacking import (
     median_price_probabilities,
@@ -56,7 +55,6 @@ def test_median_model_price_baseline_predicts_the_median_bin():
 
 
 def test_tiny_cnn_has_four_softmax_heads_and_reloads_exactly(tmp_path):
-    pytest.importorskip("tensorflow")
     from models.sneakers.cnn import TINY, build_model, load, save
 
     model = build_model(TINY, {"price_bin": 10, "price_quantile": 10, "model": 25, "brand": 6})

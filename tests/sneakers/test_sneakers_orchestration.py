@@ -6,18 +6,42 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from assets.sneakers.automation import sneakers_daily_scrape, sneakers_new_images_sensor
+from assets.sneakers.automation import sneakers_daily_scrape, sneakers_new_images_sensor, sneakers_profile_queries
 from assets.sneakers.definitions import defs
-from assets.sneakers.partitions import SNEAKER_QUERIES
+from assets.sneakers.partitions import SNEAKER_QUERIES, add_queries
+from assets.sneakers.resources import SneakersMarketplaceResource
 from assets.sneakers.tables import IMAGES
 
 
-def test_daily_schedule_requests_every_query_once_per_day():
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 3, 6, tzinfo=UTC))
+def test_daily_schedule_requests_every_query_once_per_day(instance):
+    add_queries(instance, SNEAKER_QUERIES)
+    context = dg.build_schedule_context(instance, scheduled_execution_time=datetime(2026, 11, 3, 6, tzinfo=UTC))
     requests = sneakers_daily_scrape(context)
     assert [r.partition_key for r in requests] == SNEAKER_QUERIES
     assert {r.tags["sneakers/scrape_date"] for r in requests} == {"2026-11-03"}
     assert len({r.run_key for r in requests}) == len(SNEAKER_QUERIES)
+
+
+def test_the_profiles_queries_become_partitions_and_new_ones_are_scraped_once(instance, tmp_path):
+    from sandbox.shops.server import profile_path
+
+    marketplace = SneakersMarketplaceResource(profile_path=str(profile_path("pages")))
+
+    def tick():
+        with dg.build_sensor_context(instance=instance, resources={"sneakers_marketplace": marketplace}) as context:
+            result = sneakers_profile_queries(context)
+        for request in result.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        return result
+
+    first = tick()
+    assert [r.partition_key for r in first.run_requests] == ["jordans", "dunks"]
+    assert instance.get_dynamic_partitions("sneaker_queries") == ["jordans", "dunks"]
+    assert tick().skip_reason is not None  # nothing new
+    edited = tmp_path / "more.yaml"
+    edited.write_text(profile_path("pages").read_text().replace("[jordans, dunks]", "[jordans, dunks, boots]"))
+    marketplace = SneakersMarketplaceResource(profile_path=str(edited))
+    assert [r.partition_key for r in tick().run_requests] == ["boots"]
 
 
 def test_sensor_fires_once_per_new_images_version(storage):
