@@ -36,13 +36,21 @@ PRUNE_CARDS_JS = """([selector, keep]) => {
   const cards = document.querySelectorAll(selector);
   for (let i = 0; i < cards.length - keep; i++) cards[i].remove();
 }"""
-# Scroll one step; returns whether the target was already at its end before the step.
-SCROLL_JS = """([target, step]) => {
+# Scroll one step; returns whether the target was already at its end before the step. At the end it nudges:
+# up one view and back down over two frames, so a page whose IntersectionObserver or scroll handler missed
+# the last arrival at the bottom (it fired while a load was in flight) sees the bottom reached again.
+SCROLL_JS = """async ([target, step]) => {
   const el = target === 'window' ? document.scrollingElement : document.querySelector(target);
   if (!el) return null;
   const view = target === 'window' ? window.innerHeight : el.clientHeight;
   const atEnd = el.scrollTop + view >= el.scrollHeight - 2;
-  el.scrollTop = el.scrollTop + Math.max(1, Math.floor(view * step));
+  if (atEnd) {
+    el.scrollTop = Math.max(0, el.scrollTop - view);
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    el.scrollTop = el.scrollHeight;
+  } else {
+    el.scrollTop = el.scrollTop + Math.max(1, Math.floor(view * step));
+  }
   return atEnd;
 }"""
 CLICKABLE_JS = """(selector) => {
