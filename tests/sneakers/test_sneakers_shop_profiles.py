@@ -10,10 +10,12 @@ import pytest
 from assets.sneakers.automation import sneakers_profile_queries
 from assets.sneakers.definitions import defs
 from assets.sneakers.resources import SneakersMarketplaceResource
-from assets.sneakers.tables import IMAGES, LISTINGS, PRICE_HISTORY
+from assets.sneakers.tables import IMAGES, LISTINGS, PRICE_HISTORY, TRAINING_SET
+from foundation.storage.tfrecords import read_manifest
 from sandbox.shops.server import Faults, KitConfig, ShopKitServer, profile_path
 
 pytestmark = pytest.mark.slow
+INGESTION = ["sneaker_listings", "sneaker_price_history", "sneaker_images"]
 
 
 def _marketplace(shop: str, base_url: str) -> SneakersMarketplaceResource:
@@ -22,10 +24,10 @@ def _marketplace(shop: str, base_url: str) -> SneakersMarketplaceResource:
     )
 
 
-def _materialize(instance, storage, marketplace, raise_on_error=True):
+def _materialize(instance, storage, marketplace, raise_on_error=True, selection=INGESTION):
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
-        selection=["sneaker_listings", "sneaker_price_history", "sneaker_images"],
+        selection=selection,
         instance=instance,
         resources={"storage": storage, "sneakers_marketplace": marketplace},
         tags={
@@ -60,6 +62,17 @@ def test_a_new_shop_needs_only_a_profile_and_a_short_crawl_never_replaces_its_li
     assert metadata["crawl_complete"] is True and metadata["items_expected"] == 90
     assert metadata["stop_reasons"] == {"jordans": "total_reached", "dunks": "total_reached"}
     assert IMAGES.store(storage).count() == len(catalogue)  # every product image fetched and normalised
+
+    # ... and its training set: TFRecords over the new shop's listings, one example per trainable listing.
+    with ShopKitServer() as server:
+        tfrecords = _materialize(
+            instance, storage, _marketplace(shop, server.base_url), selection=["sneaker_tfrecords"]
+        )
+    examples = tfrecords.asset_materializations_for_node("sneaker_tfrecords")[0].metadata["examples"].value
+    skipped = tfrecords.asset_materializations_for_node("sneaker_tfrecords")[0].metadata["skipped"].value
+    assert sum(examples.values()) + sum(skipped.values()) == len(catalogue) and sum(examples.values()) > 0
+    written = sum(read_manifest(TRAINING_SET.uri(storage, split)).examples for split in examples)
+    assert written == sum(examples.values())
     version, history = listings.version(), PRICE_HISTORY.store(storage).count()
 
     # The shop now answers empty pages from page 3 on, still announcing 45 products per query.
