@@ -23,15 +23,15 @@ from models.amazon.recommenders import Split, temporal_leave_last_out
 from models.amazon.training import MODEL_NAMES, headline_metrics, train_and_evaluate
 
 
-def load_split(storage: StorageResource, tag: str) -> Split:
-    """The temporal leave-last-out split of a built dataset tag."""
+def load_split(storage: StorageResource, tag: str, seed: int = 0, min_rating: float | None = None) -> Split:
+    """The temporal leave-last-out split of a built dataset tag (ties drawn with `seed`; positives >= `min_rating`)."""
     ratings = pl.from_arrow(DATASET_RATINGS.store(storage).read(Window.of("tag", tag)))
     if ratings.height == 0:
         raise dg.Failure(
             description=f"amazon_dataset_ratings has no rows for tag {tag!r}: build it first",
             metadata={"tag": tag},
         )
-    return temporal_leave_last_out(ratings)
+    return temporal_leave_last_out(ratings, seed=seed, min_rating=min_rating)
 
 
 def _model_asset(name: str, asset_name: str) -> dg.AssetsDefinition:
@@ -51,7 +51,7 @@ def _model_asset(name: str, asset_name: str) -> dg.AssetsDefinition:
         amazon_model_settings: AmazonModelSettingsResource,
     ) -> dg.MaterializeResult:
         tag = context.partition_key
-        split = load_split(storage, tag)
+        split = load_split(storage, tag, amazon_model_settings.seed, amazon_model_settings.min_rating())
         model = amazon_model_settings.make(name, context.log)
         store = storage.model_store(f"amazon_{name}", tag)
         data_versions = {
@@ -68,6 +68,8 @@ def _model_asset(name: str, asset_name: str) -> dg.AssetsDefinition:
                 "fit_seconds": round(report["fit_seconds"], 2),
                 "eval_seconds": round(report["eval_seconds"], 2),
                 "test_users": report["test_users"],
+                "tied_share": report["tied_share"],
+                "settings": dg.MetadataValue.json(report["settings"]),
                 "catalogue_items": report["items"],
                 "model_version": draft.version,
                 "model_folder": dg.MetadataValue.path(str(store.path(draft.version))),
@@ -75,6 +77,11 @@ def _model_asset(name: str, asset_name: str) -> dg.AssetsDefinition:
         )
 
     return _asset
+
+
+def expected_settings(settings: AmazonModelSettingsResource) -> dict[str, dict]:
+    """Per model, the settings a report made with the current resource records (autoencoder: before training)."""
+    return {name: settings.make(name).settings() for name in MODEL_NAMES}  # epochs_trained is None here: unchecked
 
 
 model_assets = [_model_asset(name, key) for name, key in zip(MODEL_NAMES, MODEL_ASSETS, strict=True)]
@@ -88,12 +95,17 @@ model_assets = [_model_asset(name, key) for name, key in zip(MODEL_NAMES, MODEL_
     description="Every recommender of the tag side by side on the same split (markdown + Delta amazon_model_metrics).",
     automation_condition=derived_table(),  # cheap: follows the retrained models (in the same run at a cron tick)
 )
-def amazon_model_comparison(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+def amazon_model_comparison(
+    context: dg.AssetExecutionContext, storage: StorageResource, amazon_model_settings: AmazonModelSettingsResource
+) -> dg.MaterializeResult:
     tag = context.partition_key
     stores = {name: storage.model_store(f"amazon_{name}", tag) for name in MODEL_NAMES}
     versions = {f"amazon_{name}": store.require() for name, store in stores.items()}
     reports = [json.loads(stores[name].read_text("metrics.json", versions[f"amazon_{name}"])) for name in MODEL_NAMES]
-    comparison = compare(tag, reports)
+    try:  # refuses reports made on different splits (seed, threshold, data)
+        comparison = compare(tag, reports, expected=expected_settings(amazon_model_settings))
+    except ValueError as err:
+        raise dg.Failure(description=str(err), metadata={"tag": tag}) from err
     with storage.model_store("amazon_comparison", tag).publish(context.run_id, data_versions=versions) as draft:
         (draft.path / "comparison.md").write_text(comparison.markdown + "\n")
     result = MODEL_METRICS.store(storage).overwrite(comparison.rows, Window.of("tag", tag))
@@ -104,5 +116,6 @@ def amazon_model_comparison(context: dg.AssetExecutionContext, storage: StorageR
             "comparison": dg.MetadataValue.md(comparison.markdown),
             "ndcg_at_10_chart": dg.MetadataValue.md(comparison.ndcg_chart),
             "comparison_version": draft.version,
+            "stale_settings": dg.MetadataValue.json(comparison.stale),
         }
     )

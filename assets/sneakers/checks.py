@@ -13,6 +13,7 @@ from assets.sneakers.training import sneaker_evaluation
 from foundation.resources import StorageResource
 from models.sneakers.dataset import SPLITS as SPLIT_NAMES
 from scrapers.sneakers.images import SIZE as IMAGE_SIZE
+from scrapers.sneakers.titles import colourway_of
 
 # The evaluation's methods that do not use the CNN (models/sneakers/evaluation.py); "stacked" builds on it.
 BASELINES = ("majority", "median_model_price", "title_only")
@@ -74,16 +75,26 @@ def sneaker_images_are_224_rgb(storage: StorageResource) -> dg.AssetCheckResult:
 @dg.asset_check(
     asset=sneaker_tfrecords,
     blocking=True,
-    description="No listing, near-duplicate group or image file spans two splits; shards match the split table.",
+    description="No listing, model+colourway or image file spans two splits; shards match the split table.",
 )
 def sneaker_splits_do_not_leak(storage: StorageResource) -> dg.AssetCheckResult:
     from foundation.storage.tfrecords import read_manifest
 
-    table = SPLITS.store(storage).read(columns=["listing_id", "group", "image_sha", "split"])
+    table = SPLITS.store(storage).read(columns=["listing_id", "model", "title", "image_sha", "split"])
+    # The property itself, not the assigned groups: the model+colourway key is recomputed from the title the way
+    # the dataset computes it (scrapers/sneakers/listings.py), so a wrong grouping cannot hide a leak.
+    keys = {
+        "listing_id": table.column("listing_id").to_pylist(),
+        "model_colourway": [
+            f"{model}|{colourway_of(title)}"
+            for model, title in zip(table.column("model").to_pylist(), table.column("title").to_pylist(), strict=True)
+        ],
+        "image_sha": table.column("image_sha").to_pylist(),
+    }
     leaks = {}
-    for column in ("listing_id", "group", "image_sha"):
+    for column, values in keys.items():
         splits_per_key: dict[str, set[str]] = {}
-        for key, split in zip(table.column(column).to_pylist(), table.column("split").to_pylist(), strict=True):
+        for key, split in zip(values, table.column("split").to_pylist(), strict=True):
             splits_per_key.setdefault(key, set()).add(split)
         leaks[column] = sum(len(s) > 1 for s in splits_per_key.values())
     in_table = Counter(table.column("split").to_pylist())

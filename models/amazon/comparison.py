@@ -3,7 +3,8 @@ bold), one row per model for the `amazon_model_metrics` table, and an NDCG@10 ba
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -25,6 +26,7 @@ class Comparison:
     table: str  # Markdown, one row per model
     rows: pa.Table  # MODEL_METRICS_SCHEMA
     ndcg_chart: str  # Markdown image
+    stale: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> setting -> [recorded, expected]
 
     @property
     def markdown(self) -> str:
@@ -40,17 +42,60 @@ def comparison_table(reports: list[dict[str, Any]]) -> str:
             f"**{r['metrics'][m]:.4f}**" if r["metrics"][m] == best[m] else f"{r['metrics'][m]:.4f}"
             for m in REPORTED_METRICS
         ]
-        + [f"{r['fit_seconds']:.1f}"]
+        + [f"{r['fit_seconds']:.1f}", _settings_text(r.get("settings"))]
         for r in reports
     ]
-    return markdown_table(("model", *REPORTED_METRICS, "fit s"), rows)
+    return markdown_table(("model", *REPORTED_METRICS, "fit s", "settings"), rows)
 
 
-def compare(tag: str, reports: list[dict[str, Any]]) -> Comparison:
-    """The comparison of `reports` (from `train_and_evaluate`, all on the same tag's split)."""
+def _settings_text(settings: dict[str, Any] | None) -> str:
+    if settings is None:
+        return "not recorded"
+    return ", ".join(f"{k}={v}" for k, v in settings.items()) or "-"
+
+
+def stale_settings(reports: list[dict[str, Any]], expected: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per model, the settings its report recorded that differ from `expected` (None in `expected`: not checked)."""
+    stale = {}
+    for r in reports:
+        recorded = r.get("settings") or {}
+        diff = {
+            k: [recorded.get(k), v]
+            for k, v in expected.get(r["model"], {}).items()
+            if v is not None and recorded.get(k) != v
+        }
+        if diff:
+            stale[r["model"]] = diff
+    return stale
+
+
+def compare(tag: str, reports: list[dict[str, Any]], expected: dict[str, dict[str, Any]] | None = None) -> Comparison:
+    """The comparison of `reports` (from `train_and_evaluate`, all on the same tag's split).
+
+    Raises ValueError when the reports were made on different splits (tie-break seed, rating threshold, data):
+    their numbers are not comparable. Models whose recorded settings differ from `expected` (the settings a run
+    now would use) are flagged in the header and in `Comparison.stale`, not refused: a deliberately tuned model
+    is legitimate, a silently mixed one is not.
+    """
+    splits = {json.dumps(r.get("split_settings"), sort_keys=True) for r in reports}
+    if len(splits) > 1:
+        detail = "; ".join(f"{r['model']}: {r.get('split_settings') or 'not recorded'}" for r in reports)
+        raise ValueError(f"the reports of {tag!r} were made on different splits, retrain them together: {detail}")
+    stale = stale_settings(reports, expected or {})
+    tied = reports[0].get("tied_share")
+    min_rating = (reports[0].get("split_settings") or {}).get("min_rating")
     header = (
         f"Temporal leave-last-out on `{tag}`: {reports[0]['test_users']:,} test users, full ranking over "
-        f"{reports[0]['items']:,} items, training items excluded.\n\n"
+        f"{reports[0]['items']:,} items, training items excluded"
+        + (f"; {tied:.1%} of test users had several latest ratings (held-out one drawn at random)" if tied else "")
+        + (f"; positives are ratings >= {min_rating}" if min_rating else "")
+        + ".\n\n"
+        + "".join(
+            f"**Settings differ from the current ones** for {m}: "
+            + ", ".join(f"{k} {a} (now {b})" for k, (a, b) in d.items())
+            + ".\n\n"
+            for m, d in stale.items()
+        )
     )
     rows = [
         {"tag": tag, "model": r["model"], **{m: r["metrics"][m] for m in REPORTED_METRICS}}
@@ -59,4 +104,5 @@ def compare(tag: str, reports: list[dict[str, Any]]) -> Comparison:
     ]
     title = f"NDCG@10 on {tag}"
     chart = markdown_image(bar_chart_png({r["model"]: r["metrics"]["ndcg@10"] for r in reports}, title), title)
-    return Comparison(header, comparison_table(reports), pa.Table.from_pylist(rows, schema=MODEL_METRICS_SCHEMA), chart)
+    table = pa.Table.from_pylist(rows, schema=MODEL_METRICS_SCHEMA)
+    return Comparison(header, comparison_table(reports), table, chart, stale)

@@ -11,6 +11,7 @@ Baselines first (random, most-popular), then the strong simple ones (item-kNN co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -40,22 +41,44 @@ class Interactions:
 class Split:
     train: Interactions
     test: dict[int, list[int]]  # user row -> held-out item columns
+    seed: int = 0  # of the tie-break draw
+    tied_users: int = 0  # test users whose latest timestamp is shared by two or more of their ratings
+    min_rating: float | None = None  # ratings below it were not positives (None: every rating is one)
+
+    @property
+    def tied_share(self) -> float:
+        """Share of test users whose held-out rating was drawn among ratings with the same latest timestamp."""
+        return self.tied_users / len(self.test) if self.test else 0.0
 
 
-def temporal_leave_last_out(ratings: pl.DataFrame) -> Split:
-    """Per user, the latest rating (ties by item id) is held out; users with one rating only train.
+def temporal_leave_last_out(ratings: pl.DataFrame, seed: int = 0, min_rating: float | None = None) -> Split:
+    """Per user, the latest rating is held out; users with one rating only train.
 
+    When several of a user's latest ratings share a timestamp (common: bulk ratings), the held-out one is a
+    seeded random draw among them, not the one with the highest or lowest item id: item ids can correlate with
+    popularity (they do on MovieLens), and a fixed id rule then holds out systematically obscure (or popular)
+    items and biases every model's score. Holding out the whole tied group was the other option; a single draw
+    keeps one held-out item per user, so the numbers stay comparable with the usual leave-one-out protocol.
+    The share of such users is `Split.tied_share`.
+
+    With `min_rating`, only ratings at or above it are positives (the others are dropped before the split).
     The catalogue is every item of the dataset, so an item seen only in a held-out rating still has to be
     found among all the others.
     """
+    if min_rating is not None:
+        ratings = ratings.filter(pl.col("rating") >= min_rating)
     users = np.sort(ratings["user_id"].unique().to_numpy())
     items = np.sort(ratings["parent_asin"].unique().to_numpy())
     df = ratings.select("user_id", "parent_asin", "timestamp").with_columns(
         pl.col("user_id").replace_strict(users, np.arange(users.size)).alias("u"),
         pl.col("parent_asin").replace_strict(items, np.arange(items.size)).alias("i"),
     )
-    df = df.sort("u", "timestamp", "parent_asin").with_columns(
-        pl.int_range(pl.len()).over("u").alias("pos"), pl.len().over("u").alias("n")
+    # The tie-break key is a seeded hash of (user, item): random across items, reproducible, order-independent.
+    df = df.with_columns(pl.struct("user_id", "parent_asin").hash(seed=seed).alias("draw"))
+    df = df.sort("u", "timestamp", "draw").with_columns(
+        pl.int_range(pl.len()).over("u").alias("pos"),
+        pl.len().over("u").alias("n"),
+        (pl.col("timestamp") == pl.col("timestamp").max().over("u")).sum().over("u").alias("at_latest"),
     )
     held = (pl.col("pos") == pl.col("n") - 1) & (pl.col("n") >= 2)
     train = df.filter(~held)
@@ -68,6 +91,9 @@ def temporal_leave_last_out(ratings: pl.DataFrame) -> Split:
     return Split(
         Interactions(matrix, users, items),
         {int(u): [int(i)] for u, i in zip(test["u"].to_numpy(), test["i"].to_numpy(), strict=True)},
+        seed=seed,
+        tied_users=int((test["at_latest"] > 1).sum()),
+        min_rating=min_rating,
     )
 
 
@@ -81,6 +107,10 @@ class Recommender:
 
     def _fit(self, x: sp.csr_matrix) -> None:
         raise NotImplementedError
+
+    def settings(self) -> dict[str, Any]:
+        """The hyper-parameters this model was fitted with (recorded in metrics.json)."""
+        return {}
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -102,6 +132,9 @@ class RandomRecommender(Recommender):
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 
+    def settings(self) -> dict[str, Any]:
+        return {"seed": self.seed}
+
     def _fit(self, x: sp.csr_matrix) -> None:
         self.n_items = x.shape[1]
 
@@ -122,13 +155,17 @@ class MostPopularRecommender(Recommender):
 
 
 class ItemKNNRecommender(Recommender):
-    """Item-based kNN: cosine similarity between item columns, pruned to each item's `neighbours` nearest."""
+    """Item-based kNN: cosine similarity between item columns, pruned to each item's `neighbours` nearest
+    (ties at the cut by lower item index)."""
 
     name = "item_knn"
 
     def __init__(self, neighbours: int = 100, shrink: float = 0.0) -> None:
         self.neighbours = neighbours
         self.shrink = shrink
+
+    def settings(self) -> dict[str, Any]:
+        return {"neighbours": self.neighbours, "shrink": self.shrink}
 
     def _fit(self, x: sp.csr_matrix) -> None:
         counts = np.asarray(x.sum(axis=0)).ravel()
@@ -143,7 +180,10 @@ class ItemKNNRecommender(Recommender):
         for i in range(sim.shape[0]):  # keep the strongest neighbours of each item
             start, end = sim.indptr[i], sim.indptr[i + 1]
             if end - start > self.neighbours:
-                keep = start + np.argpartition(-sim.data[start:end], self.neighbours)[: self.neighbours]
+                # Tie-fair and deterministic: by similarity, ties by lower item index (argpartition would pick
+                # arbitrarily among neighbours tied at the cut, so results depended on numpy's partition).
+                order = np.lexsort((sim.indices[start:end], -sim.data[start:end]))
+                keep = start + order[: self.neighbours]
             else:
                 keep = np.arange(start, end)
             rows.append(np.full(keep.size, i))
@@ -170,6 +210,9 @@ class EASERecommender(Recommender):
 
     def __init__(self, l2: float = 200.0) -> None:
         self.l2 = l2
+
+    def settings(self) -> dict[str, Any]:
+        return {"l2": self.l2}
 
     def _fit(self, x: sp.csr_matrix) -> None:
         gram = np.asarray((x.T @ x).todense(), dtype=np.float64)

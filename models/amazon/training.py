@@ -31,12 +31,13 @@ def make_recommender(
     knn_neighbours: int = 100,
     ease_l2: float = 200.0,
     autoencoder_hidden: int = 200,
-    autoencoder_epochs: int = 30,
+    autoencoder_epochs: int = 0,
     autoencoder_dropout: float = 0.5,
     seed: int = 0,
     log: Any = None,
 ) -> Recommender:
-    """An unfitted recommender by name; the autoencoder logs each epoch to `log`."""
+    """An unfitted recommender by name; the autoencoder logs each epoch to `log`. `autoencoder_epochs=0` scales the
+    epochs with the data (models/amazon/autoencoder.py `epochs_for`)."""
     if name == "random":
         return RandomRecommender(seed)
     if name == "popular":
@@ -49,7 +50,7 @@ def make_recommender(
         from models.amazon.autoencoder import AutoencoderConfig, AutoencoderRecommender
 
         config = AutoencoderConfig(
-            hidden=autoencoder_hidden, epochs=autoencoder_epochs, dropout=autoencoder_dropout, seed=seed
+            hidden=autoencoder_hidden, epochs=autoencoder_epochs or None, dropout=autoencoder_dropout, seed=seed
         )
         progress = keras_progress(log, "autoencoder", batch_size=config.batch_size)
         return AutoencoderRecommender(config, callbacks=[progress])
@@ -80,11 +81,28 @@ def train_and_evaluate(
         "items": int(split.train.n_items),
         "train_interactions": int(split.train.matrix.nnz),
         "test_users": len(split.test),
+        "tied_share": round(split.tied_share, 4),
+        # What the numbers depend on besides the data: the comparison refuses reports whose split settings differ.
+        "settings": model.settings(),
+        "split_settings": split_settings(split),
     }
     if hasattr(model, "save"):
         report["artifact"] = Path(model.save(folder)).name  # relative to the model version's folder
     (Path(folder) / "metrics.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def split_settings(split: Split) -> dict[str, Any]:
+    """The split protocol of a report: reports are comparable only when these agree."""
+    return {
+        "protocol": "temporal_leave_last_out",
+        "tie_break_seed": split.seed,
+        "min_rating": split.min_rating,
+        "users": int(split.train.matrix.shape[0]),
+        "items": int(split.train.n_items),
+        "train_interactions": int(split.train.matrix.nnz),
+        "test_users": len(split.test),
+    }
 
 
 def headline_metrics(report: dict[str, Any]) -> dict[str, float]:

@@ -29,7 +29,7 @@ SPLITS_SCHEMA = pa.schema(
     [
         ("listing_id", pa.string()),
         ("split", pa.string()),
-        ("group", pa.string()),  # model|colourway: near-identical listings share it
+        ("group", pa.string()),  # smallest model|colourway of the listings linked by key or image
         ("image_sha", pa.string()),
         ("title", pa.string()),
         ("price", pa.float64()),
@@ -57,14 +57,31 @@ class SplitShares:
 
 
 def group_keys(models: Sequence[str], colourways: Sequence[str], image_hashes: Sequence[str]) -> list[str]:
-    """A group per (model, colourway); listings sharing an image file join the first group that used it."""
-    by_image: dict[str, str] = {}
-    groups = []
-    for model, colourway, sha in zip(models, colourways, image_hashes, strict=True):
-        group = f"{model}|{colourway}"
-        group = by_image.setdefault(sha, group)
-        groups.append(group)
-    return groups
+    """One group per connected component of listings linked by a shared model+colourway or a shared image file.
+
+    Union-find over both keys, so the grouping is transitive: A and B share an image, B and C share a
+    model+colourway, and A, B, C get one group. A component is named by its smallest model+colourway key, so the
+    name (and the split hashed from it) does not depend on row order. Hand-written: a dozen lines, and neither
+    scipy's connected_components (needs integer ids and a sparse matrix) nor networkx (not a dependency) is simpler.
+    """
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]  # path halving
+            node = parent[node]
+        return node
+
+    keys = [f"{model}|{colourway}" for model, colourway in zip(models, colourways, strict=True)]
+    for key, sha in zip(keys, image_hashes, strict=True):
+        a, b = find("k:" + key), find("i:" + sha)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    names: dict[str, str] = {}
+    for key in keys:
+        root = find("k:" + key)
+        names[root] = min(names.get(root, key), key)
+    return [names[find("k:" + key)] for key in keys]
 
 
 def assign_split(group: str, shares: SplitShares = SplitShares(), salt: str = "sneakers-v1") -> str:

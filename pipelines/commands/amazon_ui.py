@@ -23,10 +23,10 @@ def load_app(storage, tag: str, model_names: tuple[str, ...] = PAGE_MODELS) -> R
     from foundation.storage.delta_tables import Window
     from models.amazon.recommendations_page import RecommendationsApp
 
-    split = load_split(storage, tag)
+    settings = AmazonModelSettingsResource()
+    split = load_split(storage, tag, settings.seed, settings.min_rating())
     items = DATASET_ITEMS.store(storage).read(Window.of("tag", tag), columns=["parent_asin", "title"])
     titles = dict(zip(items["parent_asin"].to_pylist(), items["title"].to_pylist(), strict=True))
-    settings = AmazonModelSettingsResource()
     models = {name: settings.make(name).fit(split.train) for name in model_names}
     return RecommendationsApp.build(tag, split, titles, models)
 
