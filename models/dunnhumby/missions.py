@@ -13,13 +13,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-from sklearn.decomposition import LatentDirichletAllocation
-from sklearn.metrics import normalized_mutual_info_score
+
+if TYPE_CHECKING:
+    from sklearn.decomposition import LatentDirichletAllocation
 
 
 @dataclass
@@ -118,6 +119,10 @@ def fit_missions(
     n_holdout = max(1, int(len(order) * holdout_share))
     held_out, train = counts[order[:n_holdout]], counts[order[n_holdout:]]
     perplexity: dict[int, float] = {}
+    from sklearn.decomposition import (
+        LatentDirichletAllocation,  # here: loading the code location must not import sklearn
+    )
+
     best: LatentDirichletAllocation | None = None
     for k in k_grid:
         lda = LatentDirichletAllocation(
@@ -137,6 +142,8 @@ def fit_missions(
 
 def agreement(missions: np.ndarray, labels: Sequence[str | int], seed: int = 0) -> dict[str, float]:
     """NMI of the missions with a labelling, next to a random assignment with the same mission sizes."""
+    from sklearn.metrics import normalized_mutual_info_score
+
     labels = np.asarray(labels)
     shuffled = np.random.default_rng(seed).permutation(missions)
     return {
