@@ -28,11 +28,12 @@ import json
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
+from sandbox.http_server import BackgroundHTTPServer
 from sandbox.sneakers.catalogue import MODELS, CatalogueConfig, Listing, generate
 from sandbox.sneakers.images import form_for, render
 
@@ -457,33 +458,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._page(f"Page {page}", "<h1>Products</h1></body></html>", head=head)
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # browsers hang up mid-response (aborted images); not the shop's problem
-
-
-class ShopKitServer:
+class ShopKitServer(BackgroundHTTPServer):
     """Serve a `ShopKit` on 127.0.0.1 (port 0 picks a free port) in a background thread."""
 
     def __init__(self, config: KitConfig | None = None, port: int = 0) -> None:
         self.kit = ShopKit(config)
-        self.httpd = _QuietServer(("127.0.0.1", port), type("Handler", (_Handler,), {"kit": self.kit}))
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="shop-kit", daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> ShopKitServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(type("Handler", (_Handler,), {"kit": self.kit}), port, "shop-kit")
 
 
 def main() -> None:

@@ -22,11 +22,12 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from sandbox.http_server import BackgroundHTTPServer
 from sandbox.sneakers.catalogue import MODELS, CatalogueConfig, Listing, generate
 from sandbox.sneakers.images import form_for, render
 
@@ -252,34 +253,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, b"not found", "text/plain")
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients (browsers aborting image loads) hang up mid-response; that is not the shop's problem
-
-
-class MarketplaceServer:
+class MarketplaceServer(BackgroundHTTPServer):
     """Serve a `Marketplace` on 127.0.0.1 (port 0 picks a free port) in a background thread."""
 
     def __init__(self, config: MarketplaceConfig | None = None, port: int = 0) -> None:
         self.shop = Marketplace(config)
-        handler = type("Handler", (_Handler,), {"shop": self.shop})
-        self.httpd = _QuietServer(("127.0.0.1", port), handler)
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="marketplace", daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> MarketplaceServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(type("Handler", (_Handler,), {"shop": self.shop}), port, "marketplace")
 
 
 def main() -> None:
