@@ -170,9 +170,10 @@ class GitHubGraphQL:
         """`Retry-After` (seconds or an HTTP-date) when usable; otherwise 60 s, 120 s, 240 s, ... (bounded)."""
         self._secondary_streak += 1
         now = datetime.fromtimestamp(self.clock(), UTC)
-        if (asked := retry_after_seconds(retry_after, now=now, maximum=math.inf)) is not None:
-            return asked
         policy = self.policy
+        # The same bound as our own backoff: a hostile or broken header (a 5000-digit delay) must not park the crawl.
+        if (asked := retry_after_seconds(retry_after, now=now, maximum=policy.max_secondary_wait_seconds)) is not None:
+            return asked
         grown = policy.secondary_wait_seconds * 2 ** (self._secondary_streak - 1)
         return min(grown, policy.max_secondary_wait_seconds)
 

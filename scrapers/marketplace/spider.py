@@ -19,6 +19,7 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
+from foundation.outbound import retry_after_seconds
 from scrapers.marketplace.pager import PageError, Pager, PageRequest, QueryReport, decimal_separator
 from scrapers.marketplace.profile import ListingBuilder, SiteProfile
 
@@ -44,8 +45,9 @@ class RetryAfterMiddleware:
         tries = request.meta.get("retry_after_tries", 0) + 1
         if tries > MAX_429_RETRIES:
             return response  # the spider records it as an error of that query
-        header = (response.headers.get(b"Retry-After") or b"1").decode()
-        delay = min(float(header) if header.replace(".", "", 1).isdigit() else 1.0, MAX_RETRY_AFTER_S)
+        header = response.headers.get(b"Retry-After")
+        asked = retry_after_seconds(header.decode("latin-1") if header else None, maximum=MAX_RETRY_AFTER_S)
+        delay = 1.0 if asked is None else asked  # seconds or an HTTP-date; garbage or none: one second
         self.stats.inc_value("retry_after/429")
         self.stats.inc_value("retry_after/seconds_waited", delay)
         await asyncio.sleep(delay)
