@@ -1,14 +1,26 @@
-"""Amazon reviews ingestion: streaming Arrow -> Delta against the original pandas approach, same files.
+"""Amazon reviews ingestion: Storefront against the seed (pandas) and the libraries a user would pick, same file.
 
-    .venv/bin/python benchmarks/bench_amazon_ingest.py                          # 2 GB file; 256 MB, 1 GB prefixes
-    .venv/bin/python benchmarks/bench_amazon_ingest.py --size-gb 0.3 --sizes-mb ""   # one 0.3 GB file
+    .venv/bin/python benchmarks/bench_amazon_ingest.py                 # a 256 MB generated file (what `make bench` runs)
+    .venv/bin/python benchmarks/bench_amazon_ingest.py --mb 1100       # the >= 1 GB comparison in the README
+    .venv/bin/python benchmarks/bench_amazon_ingest.py --only storefront,duckdb --repeat 5
 
-The original (DeepCart) loaded the reviews with `pandas.read_json(lines=True)` and wrote Parquet with
-`to_parquet`. Both approaches run on the same files: prefixes of the generated file (256 MB and 1 GB by default)
-and the whole file. pandas holds ~7.5x the file in memory (the 22 GB Electronics file cannot be loaded that way),
-so it is skipped, with a note, on any file that would not fit comfortably in the available memory; the streaming
-ingestion's peak memory stays flat as the files grow. Each run is its own process, so peak RSS is its own.
-Prints MB/s, CPU-seconds, peak RSS and the ratios per file.
+Every approach reads the same generated reviews file with an explicit schema and writes a Delta table partitioned
+by category, in its own process (so peak RSS is its own), `--repeat` times, in alternating order (first run
+forwards, second backwards, ...) because the machine is shared; the run with the median wall time is shown:
+
+- Storefront: `scrapers.amazon.ingest.ingest_file`, the strict streaming ingestion (every bad line quarantined
+  with its line number, byte offset and reason; nothing coerced; source_file/source_line columns; flat memory).
+- pyarrow: `pyarrow.json.read_json(explicit_schema=...)` on the whole file + `deltalake.write_deltalake`.
+- DuckDB: `read_json(columns=...)` -> Arrow record batches -> `write_deltalake` (streams, but coerces: 1.5 in a
+  BIGINT becomes 2, `true` becomes 1).
+- polars: `read_ndjson(schema=...)` + `write_delta`, and `scan_ndjson(schema=...)` + `sink_delta` (streaming).
+- pandas: `read_json(lines=True)` (the seed, DeepCart's loader) and the same with `engine="pyarrow"`, then
+  `write_deltalake`. pandas holds ~7.5x the file in memory; it is skipped, with a note, where that does not fit.
+
+The peers write the stored column types (rating float32, timestamp in ms, helpful_vote int32) plus the category;
+only Storefront adds source_file and source_line. Prints MB/s, MB per CPU-second (robust when other work shares
+the machine), peak RSS, and each approach's ratios to Storefront, then Storefront against the seed and against the
+fastest peer.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,34 +55,213 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def work_streaming(path: Path, out: Path) -> dict:
+def _category(path: Path) -> str:
+    return path.name.split(".")[0]
+
+
+def _timed(work: Callable[[], int]) -> dict:
+    cpu, started = _cpu_seconds(), time.perf_counter()
+    rows = work()
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu_seconds() - cpu, "rows": rows}
+
+
+def work_storefront(path: Path, out: Path) -> dict:
     from assets.amazon.tables import REVIEWS
     from foundation.resources import StorageResource
     from scrapers.amazon.ingest import ingest_file
 
     storage = StorageResource(root_uri=str(out))
-    category = path.name.split(".")[0]
-    cpu, started = _cpu_seconds(), time.perf_counter()
-    quarantine = storage.quarantine("amazon_reviews", category)
-    result, stats = ingest_file(REVIEWS.store(storage), quarantine, path, "reviews", category)
-    quarantine.commit("bench")
-    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
-    return {"seconds": seconds, "cpu_seconds": cpu, "rows": result.rows_written, "rejected": quarantine.count}
+    category = _category(path)
+
+    def work() -> int:
+        quarantine = storage.quarantine("amazon_reviews", category)
+        result, _stats = ingest_file(REVIEWS.store(storage), quarantine, path, "reviews", category)
+        quarantine.commit("bench")
+        return result.rows_written
+
+    return _timed(work)
+
+
+# -- peers: what a data engineer would write with each library, with an explicit schema --------------------------
+
+
+def _peer_schema():
+    """The stored review columns without Storefront's provenance columns (source_file, source_line)."""
+    import pyarrow as pa
+
+    from scrapers.amazon.jsonl import REVIEW_SCHEMA
+
+    return pa.schema([f for f in REVIEW_SCHEMA if f.name not in ("source_file", "source_line")])
+
+
+def _as_stored(table, category: str, schema):
+    """A parsed table (the line's fields) with the category and the stored types, in the stored column order."""
+    import pyarrow as pa
+
+    table = table.append_column("category", pa.array([category] * table.num_rows, pa.string()))
+    return table.select(schema.names).cast(schema)
+
+
+def _write_delta(out: Path, data) -> None:
+    """delta-rs with its defaults, as a user would call it (the data carries the explicit schema)."""
+    from deltalake import write_deltalake
+
+    write_deltalake(str(out / "reviews"), data, mode="overwrite", partition_by=["category"])
+
+
+def work_pyarrow(path: Path, out: Path) -> dict:
+    import pyarrow.json as pa_json
+
+    from scrapers.amazon.jsonl import REVIEW_LINE_SCHEMA
+
+    schema = _peer_schema()
+    parse = pa_json.ParseOptions(explicit_schema=REVIEW_LINE_SCHEMA, unexpected_field_behavior="ignore")
+
+    def work() -> int:
+        table = _as_stored(pa_json.read_json(path, parse_options=parse), _category(path), schema)
+        _write_delta(out, table)
+        return table.num_rows
+
+    return _timed(work)
+
+
+DUCKDB_COLUMNS = (
+    "{rating: 'DOUBLE', title: 'VARCHAR', text: 'VARCHAR', images: 'STRUCT(small_image_url VARCHAR, "
+    "medium_image_url VARCHAR, large_image_url VARCHAR, attachment_type VARCHAR)[]', asin: 'VARCHAR', "
+    "parent_asin: 'VARCHAR', user_id: 'VARCHAR', timestamp: 'BIGINT', helpful_vote: 'BIGINT', "
+    "verified_purchase: 'BOOLEAN'}"
+)
+
+
+def work_duckdb(path: Path, out: Path) -> dict:
+    import duckdb
+    import pyarrow as pa
+
+    schema = _peer_schema()
+    rows = [0]
+
+    def work() -> int:
+        query = duckdb.sql(
+            f"SELECT $category AS category, user_id, asin, parent_asin, rating::FLOAT AS rating, title, text, "
+            f"images, make_timestamp_ms(timestamp) AS timestamp, helpful_vote::INTEGER AS helpful_vote, "
+            f"verified_purchase FROM read_json($path, format='newline_delimited', columns={DUCKDB_COLUMNS})",
+            params={"category": _category(path), "path": str(path)},
+        )
+
+        def batches():
+            for batch in query.to_arrow_reader(128 * 1024):
+                rows[0] += batch.num_rows
+                yield pa.Table.from_batches([batch]).cast(schema).to_batches()[0] if batch.num_rows else batch
+
+        _write_delta(out, pa.RecordBatchReader.from_batches(schema, batches()))
+        return rows[0]
+
+    return _timed(work)
+
+
+def _polars_schema():
+    import polars as pl
+
+    image = pl.Struct(
+        {"small_image_url": pl.String, "medium_image_url": pl.String, "large_image_url": pl.String,
+         "attachment_type": pl.String}
+    )  # fmt: skip
+    return {
+        "rating": pl.Float64, "title": pl.String, "text": pl.String, "images": pl.List(image), "asin": pl.String,
+        "parent_asin": pl.String, "user_id": pl.String, "timestamp": pl.Int64, "helpful_vote": pl.Int64,
+        "verified_purchase": pl.Boolean,
+    }  # fmt: skip
+
+
+def _polars_stored(frame, category: str):
+    import polars as pl
+
+    return frame.select(
+        pl.lit(category).alias("category"), "user_id", "asin", "parent_asin", pl.col("rating").cast(pl.Float32),
+        "title", "text", "images", pl.from_epoch("timestamp", time_unit="ms").dt.replace_time_zone("UTC"),
+        pl.col("helpful_vote").cast(pl.Int32), "verified_purchase",
+    )  # fmt: skip
+
+
+def work_polars(path: Path, out: Path) -> dict:
+    import polars as pl
+
+    def work() -> int:
+        frame = _polars_stored(pl.read_ndjson(path, schema=_polars_schema()), _category(path))
+        frame.write_delta(out / "reviews", mode="overwrite", delta_write_options={"partition_by": ["category"]})
+        return frame.height
+
+    return _timed(work)
+
+
+def work_polars_lazy(path: Path, out: Path) -> dict:
+    import polars as pl
+    from deltalake import DeltaTable
+
+    def work() -> int:
+        lazy = _polars_stored(pl.scan_ndjson(path, schema=_polars_schema()), _category(path))
+        lazy.sink_delta(out / "reviews", mode="overwrite", delta_write_options={"partition_by": ["category"]})
+        return DeltaTable(str(out / "reviews")).to_pyarrow_dataset().count_rows()
+
+    return _timed(work)
+
+
+_PANDAS_DTYPES = {
+    "rating": "float64", "title": "object", "text": "object", "asin": "object", "parent_asin": "object",
+    "user_id": "object", "timestamp": "int64", "helpful_vote": "int64", "verified_purchase": "bool",
+}  # fmt: skip
 
 
 def work_pandas(path: Path, out: Path) -> dict:
     import pandas as pd
-    import pyarrow.parquet  # noqa: F401  (to_parquet's engine, imported outside the timing like the other side)
+    import pyarrow as pa
 
-    cpu, started = _cpu_seconds(), time.perf_counter()
-    frame = pd.read_json(path, lines=True)
-    frame.to_parquet(out / "reviews.parquet")
-    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
-    return {"seconds": seconds, "cpu_seconds": cpu, "rows": len(frame), "rejected": 0}
+    schema = _peer_schema()
+
+    def work() -> int:
+        # The seed's loader, with the types spelled out (and no guessing of dates from column names).
+        frame = pd.read_json(path, lines=True, dtype=_PANDAS_DTYPES, convert_dates=False)
+        table = _as_stored(pa.Table.from_pandas(frame, preserve_index=False), _category(path), schema)
+        del frame
+        _write_delta(out, table)
+        return table.num_rows
+
+    return _timed(work)
+
+
+def work_pandas_pyarrow(path: Path, out: Path) -> dict:
+    import pandas as pd
+    import pyarrow as pa
+
+    schema = _peer_schema()
+
+    def work() -> int:
+        # pandas' pyarrow engine takes no dtype: Arrow infers the types, cast to the stored ones after.
+        frame = pd.read_json(path, lines=True, engine="pyarrow", dtype_backend="pyarrow")
+        table = _as_stored(pa.Table.from_pandas(frame, preserve_index=False), _category(path), schema)
+        del frame
+        _write_delta(out, table)
+        return table.num_rows
+
+    return _timed(work)
+
+
+APPROACHES: dict[str, tuple[str, Callable[[Path, Path], dict]]] = {
+    "storefront": ("Storefront streaming ingestion", work_storefront),
+    "pyarrow": ("pyarrow json.read_json + write_deltalake", work_pyarrow),
+    "duckdb": ("DuckDB read_json -> Arrow batches -> write_deltalake", work_duckdb),
+    "polars": ("polars read_ndjson + write_delta", work_polars),
+    "polars_lazy": ("polars scan_ndjson + sink_delta", work_polars_lazy),
+    "pandas": ("pandas read_json(lines=True) (the seed)", work_pandas),
+    "pandas_pyarrow": ('pandas read_json(engine="pyarrow")', work_pandas_pyarrow),
+}
+SEED = "pandas"
+# pandas (either engine) holds about this many times the file in memory.
+PANDAS_MEMORY_FACTOR = 7.6
 
 
 def _worker(args: argparse.Namespace) -> None:
-    work = work_streaming if args.worker == "streaming" else work_pandas
+    work = APPROACHES[args.worker][1]
     with tempfile.TemporaryDirectory(dir=args.scratch) as out:
         result = work(Path(args.file), Path(out))
     result["peak_rss_mb"] = _peak_rss_mb()
@@ -93,24 +285,6 @@ def _median(results: list[dict]) -> dict:
     return sorted(results, key=lambda r: r["seconds"])[len(results) // 2]
 
 
-def _prefix(path: Path, megabytes: int) -> Path:
-    """The first `megabytes` of `path`, cut after a whole line, copied in small blocks."""
-    target = path.with_name(f"{path.stem}_first{megabytes}MB.jsonl")
-    if not target.exists():
-        left = megabytes << 20
-        with open(path, "rb") as src, open(target.with_suffix(".tmp"), "wb") as dst:
-            while left > 0:
-                block = src.read(min(left, 8 << 20))
-                left -= len(block)
-                if left <= 0 or not block:
-                    block = block[: block.rfind(b"\n") + 1]
-                dst.write(block)
-                if not block:
-                    break
-        target.with_suffix(".tmp").replace(target)
-    return target
-
-
 def _available_mb() -> float:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemAvailable:"):
@@ -118,99 +292,99 @@ def _available_mb() -> float:
     return 0.0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size-gb", type=float, default=2.0, help="size of the generated reviews file")
-    parser.add_argument("--sizes-mb", default="256,1024", help="prefixes compared like for like, before the whole file")
-    parser.add_argument("--repeat", type=int, default=3, help="alternating runs on the first prefix; medians shown")
-    parser.add_argument("--scratch", default=os.environ.get("STOREFRONT_BENCH_DIR", "/tmp/storefront_bench_amazon"))
-    parser.add_argument("--worker", choices=["streaming", "pandas"], help=argparse.SUPPRESS)
-    parser.add_argument("--file", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        _worker(args)
-        return
-
+def _generated_file(scratch: Path, megabytes: int) -> Path:
+    """A clean generated reviews file of about `megabytes` MB (no bad lines: pandas stops at the first one)."""
     from sandbox.amazon import generate, spec_for_size
 
-    scratch = Path(args.scratch)
-    scratch.mkdir(parents=True, exist_ok=True)
-    # No bad lines in the benchmark file: pandas stops at the first one (the original trimmed with jq first).
-    spec = spec_for_size(int(args.size_gb * 1e9))
+    spec = spec_for_size(int(megabytes * 1e6))
     spec = type(spec)(**{**spec.__dict__, "bad_reviews_per_kind": 0, "bad_items_per_kind": 0})
     folder = scratch / f"{spec.category}_{spec.n_users}users_seed{spec.seed}"
     path = folder / f"{spec.category}.jsonl"
     if not path.exists():
         started = time.perf_counter()
         generate(folder, spec)
-        print(f"generated {path} ({path.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - started:.0f}s")
-    sizes = [int(mb) for mb in args.sizes_mb.split(",") if mb and int(mb) << 20 < path.stat().st_size]
-    files = [_prefix(path, mb) for mb in sizes] + [path]
+        print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.0f}s")
+    return path
 
-    # Alternate the two approaches `--repeat` times per file and keep each one's median run (the machine is shared,
-    # so single runs swing with whatever else is running); pandas runs once on the larger files.
-    pairs: list[tuple[Path, dict | None, dict]] = []
-    for i, file in enumerate(files):
-        runs: dict[str, list[dict]] = {"pandas": [], "streaming": []}
-        # pandas holds ~7.5x the file in memory: run it only where that fits comfortably.
-        need_mb = 7.6 * file.stat().st_size / 1e6
-        fits = need_mb < 0.8 * _available_mb()
-        for attempt in range(args.repeat):
-            for kind in runs:
-                if kind == "pandas" and (not fits or (i > 0 and attempt > 0)):
-                    continue  # pandas takes minutes on the larger files: once there, against a median of ours
-                runs[kind].append(_run(kind, file, scratch))
-                r = runs[kind][-1]
-                print(
-                    f"run {attempt + 1} {kind:9} {r['mb']:6.0f} MB {r['mb_per_s']:6.1f} MB/s {r['peak_rss_mb']:6.0f} MB RSS"
-                )
-        if not fits:
-            print(
-                f"pandas skipped on {file.name}: needs ~{need_mb / 1e3:.1f} GB, {_available_mb() / 1e3:.1f} GB available"
-            )
-        pairs.append((file, _median(runs["pandas"]) if runs["pandas"] else None, _median(runs["streaming"])))
 
-    header = (
-        "approach",
-        "file MB",
-        "rows",
-        "wall s",
-        "MB/s",
-        "CPU s",
-        "MB/CPU-s",
-        "peak RSS MB",
-        "x MB/s",
-        "x MB/CPU-s",
-    )
-    print("\n{:30} {:>8} {:>11} {:>7} {:>7} {:>7} {:>9} {:>11} {:>7} {:>10}".format(*header))
-    for _file, base, ours in pairs:
-        for name, r in (("pandas read_json + to_parquet", base), ("streaming Arrow -> Delta", ours)):
-            if r is None:
-                continue
-            ratio = (
-                f"{r['mb_per_s'] / base['mb_per_s']:7.1f} {r['mb_per_cpu_s'] / base['mb_per_cpu_s']:10.1f}"
-                if base
-                else ""
-            )
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mb", type=int, default=256, help="size of the generated reviews file in MB (>= 1000: 1 GB)")
+    parser.add_argument("--file", help="an existing clean reviews file instead of a generated one")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of every approach, in alternating order")
+    parser.add_argument("--only", default=",".join(APPROACHES), help=f"comma-separated subset of {list(APPROACHES)}")
+    parser.add_argument("--scratch", default=os.environ.get("STOREFRONT_BENCH_DIR", "/tmp/storefront_bench_amazon"))
+    parser.add_argument("--keep", action="store_true", help="keep the generated file (deleted by default)")
+    parser.add_argument("--worker", choices=list(APPROACHES), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        _worker(args)
+        return
+
+    scratch = Path(args.scratch)
+    scratch.mkdir(parents=True, exist_ok=True)
+    path = Path(args.file) if args.file else _generated_file(scratch, args.mb)
+    try:
+        _compare(path, scratch, [k for k in args.only.split(",") if k], args.repeat)
+    finally:
+        if not args.file and not args.keep:
+            for file in path.parent.iterdir():
+                file.unlink()
+            path.parent.rmdir()
+
+
+def _compare(path: Path, scratch: Path, kinds: list[str], repeat: int) -> None:
+    mb = path.stat().st_size / 1e6
+    need_mb = PANDAS_MEMORY_FACTOR * mb
+    if need_mb > 0.8 * _available_mb():
+        skipped = [k for k in kinds if k.startswith("pandas")]
+        kinds = [k for k in kinds if k not in skipped]
+        print(f"{', '.join(skipped)} skipped: needs ~{need_mb / 1e3:.1f} GB, {_available_mb() / 1e3:.1f} GB available")
+    runs: dict[str, list[dict]] = {k: [] for k in kinds}
+    for attempt in range(repeat):
+        for kind in kinds if attempt % 2 == 0 else kinds[::-1]:
+            runs[kind].append(_run(kind, path, scratch))
+            r = runs[kind][-1]
             print(
-                f"{name:30} {r['mb']:8.0f} {r['rows']:11,} {r['seconds']:7.1f} {r['mb_per_s']:7.1f} "
-                f"{r['cpu_seconds']:7.1f} {r['mb_per_cpu_s']:9.1f} {r['peak_rss_mb']:11.0f} {ratio}"
+                f"run {attempt + 1} {kind:15} {r['mb_per_s']:6.1f} MB/s {r['mb_per_cpu_s']:6.1f} MB/CPU-s "
+                f"{r['peak_rss_mb']:6.0f} MB RSS",
+                flush=True,
             )
-    print()
-    for file, base, ours in pairs:
-        if base:
-            print(
-                f"{file.name}: streaming {ours['mb_per_s'] / base['mb_per_s']:.1f}x pandas' MB/s "
-                f"({ours['mb_per_cpu_s'] / base['mb_per_cpu_s']:.1f}x per CPU-second; target >= 10x)"
-            )
-    full = pairs[-1][2]
-    print(f"peak RSS on the {full['mb'] / 1e3:.1f} GB file: {full['peak_rss_mb']:.0f} MB (target < 1024 MB)")
-    if len(pairs) > 1:
-        first = pairs[0][2]
-        print(
-            f"streaming peak RSS, whole file vs first prefix: {full['peak_rss_mb'] / first['peak_rss_mb']:.2f}x "
-            f"for {full['mb'] / first['mb']:.0f}x the data"
+    best = {k: _median(v) for k, v in runs.items()}
+    ours = best.get("storefront")
+    print(f"\n{path.name}: {mb:.0f} MB, median of {repeat} run(s) each, alternating order")
+    header = ("approach", "rows", "wall s", "MB/s", "CPU s", "MB/CPU-s", "peak RSS MB", "x MB/s", "x MB/CPU-s")
+    print("{:55} {:>11} {:>7} {:>7} {:>7} {:>9} {:>11} {:>7} {:>10}".format(*header))
+    for kind, r in best.items():
+        ratio = (
+            f"{r['mb_per_s'] / ours['mb_per_s']:7.2f} {r['mb_per_cpu_s'] / ours['mb_per_cpu_s']:10.2f}" if ours else ""
         )
+        print(
+            f"{APPROACHES[kind][0]:55} {r['rows']:11,} {r['seconds']:7.1f} {r['mb_per_s']:7.1f} "
+            f"{r['cpu_seconds']:7.1f} {r['mb_per_cpu_s']:9.1f} {r['peak_rss_mb']:11.0f} {ratio}"
+        )
+    print("(x: each approach's ratio to Storefront; below 1 means Storefront is faster)\n")
+    if not ours:
+        return
+    if len({r["rows"] for r in best.values()}) > 1:
+        print("WARNING: the approaches wrote different row counts:", {k: r["rows"] for k, r in best.items()})
+    if SEED in best:
+        seed = best[SEED]
+        print(
+            f"Storefront vs the seed (pandas): {ours['mb_per_s'] / seed['mb_per_s']:.1f}x MB/s, "
+            f"{ours['mb_per_cpu_s'] / seed['mb_per_cpu_s']:.1f}x MB/CPU-s, "
+            f"{ours['peak_rss_mb']:.0f} vs {seed['peak_rss_mb']:.0f} MB peak RSS"
+        )
+    peers = {k: r for k, r in best.items() if k != "storefront"}
+    if peers:
+        fastest = max(peers, key=lambda k: peers[k]["mb_per_s"])
+        leanest = max(peers, key=lambda k: peers[k]["mb_per_cpu_s"])
+        print(
+            f"Storefront vs the fastest peer ({fastest}): {ours['mb_per_s'] / peers[fastest]['mb_per_s']:.2f}x MB/s; "
+            f"vs the most CPU-efficient ({leanest}): "
+            f"{ours['mb_per_cpu_s'] / peers[leanest]['mb_per_cpu_s']:.2f}x MB/CPU-s (target >= 1.0 for both)"
+        )
+    print(f"Storefront peak RSS: {ours['peak_rss_mb']:.0f} MB (target < 1024 MB)")
 
 
 if __name__ == "__main__":

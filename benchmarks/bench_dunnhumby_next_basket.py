@@ -1,69 +1,104 @@
-"""Next-basket model vs the TopFreq baselines, on the same temporal split, full-catalogue ranking.
+"""Next-basket models on a temporal split by shop week: the champion chosen on validation weeks, test metrics with
+bootstrap 95% intervals over baskets, and the repeat/explore breakdown (Li et al. 2023).
 
-Each customer with at least 3 baskets: the last basket is the target, everything before is history (and the
-only training data). Printed: Recall/NDCG/PHR@10 over all target items and split into repeat and explore items,
-for G-TopFreq, P-TopFreq, GP-TopFreq and the embedding + BiLSTM + attention model, plus each method's
-NDCG@10 as a ratio of GP-TopFreq's (the strongest baseline in the literature) and the training time.
+Candidates: G-TopFreq, P-TopFreq, GP-TopFreq (baselines), TIFU-KNN (Hu et al. 2020, tuned on validation) and the
+repeat/explore network (`models/dunnhumby/repeat_explore.py`), all through `select_next_basket`, the code the
+`dunnhumby_next_basket_model` asset runs; `--bilstm PRESET` adds the original embedding + BiLSTM + attention
+model (trained on the training weeks' histories) as one more candidate. Printed: the comparison table (markdown,
+ready for docs/dunnhumby.md), each candidate's NDCG@10 as a ratio of GP-TopFreq's, the champion's paired
+difference to the strongest baseline, and the time of each step.
 
 Uses the 44 real weeks in ../shared/data/dunnhumby when present, else sandbox weeks.
-Run: .venv/bin/python benchmarks/bench_dunnhumby_next_basket.py [--preset full|full-repeat|small|small-repeat|tiny] [--epochs N]
+Run: .venv/bin/python benchmarks/bench_dunnhumby_next_basket.py [--preset tiny|cpu|gpu] [--bilstm small-repeat]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_dunnhumby_ingest import land_weeks, load_baskets  # noqa: E402
 
-from models.dunnhumby.baskets import customer_sequences  # noqa: E402
-from models.dunnhumby.next_basket import (  # noqa: E402
-    NextBasketConfig,
-    NextBasketModel,
-    evaluate,
-    results_table,
-    temporal_split,
-)
+from models.dunnhumby.basket_log import BasketLog  # noqa: E402
+from models.dunnhumby.next_basket_selection import SelectionConfig, select_next_basket  # noqa: E402
+
+
+def history_lists(log: BasketLog, rows: np.ndarray) -> list[list[list[str]]]:
+    """Each row's baskets, oldest first, as product codes (the BiLSTM's input format)."""
+    order = np.lexsort((-log.position, log.basket_customer))
+    by_customer: dict[int, list[list[str]]] = {}
+    for b in order:
+        items = log.items.indices[log.items.indptr[b] : log.items.indptr[b + 1]]
+        by_customer.setdefault(int(log.basket_customer[b]), []).append([log.products[i] for i in items])
+    return [by_customer.get(int(r), []) for r in rows]
+
+
+def bilstm_candidate(log: BasketLog, first_validation_week: str, preset: str):
+    """The original model trained on the training weeks only, as a scorer over the log's products."""
+    from models.dunnhumby.next_basket import NextBasketConfig, NextBasketModel
+
+    train = log.before(first_validation_week)
+    rows = np.flatnonzero(train.length >= 2)
+    model = NextBasketModel.train(history_lists(train, rows), NextBasketConfig.preset(preset))
+    index = {p: i for i, p in enumerate(log.products)}
+    columns = np.array([index[p] for p in model.dictionary.products])
+
+    def scores(history: BasketLog, query_rows: np.ndarray) -> np.ndarray:
+        out = np.full((query_rows.size, len(history.products)), -1.0)
+        out[:, columns] = model.scores(history_lists(history, query_rows))
+        return out
+
+    return scores
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="full", choices=["full", "full-repeat", "small", "small-repeat", "tiny"])
-    parser.add_argument("--epochs", type=int, default=0, help="override the preset's epochs")
+    parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "gpu"])
+    parser.add_argument("--bilstm", default="", help="also compare the original model with this preset (small-repeat)")
+    parser.add_argument("--json", type=Path, help="write the full report here")
     args = parser.parse_args()
-    config = NextBasketConfig.preset(args.preset)
-    config = replace(config, epochs=args.epochs) if args.epochs else config
+    config = SelectionConfig.preset(args.preset)
 
     with tempfile.TemporaryDirectory() as tmp:
         weeks, source = land_weeks(Path(tmp))
-        sequences = customer_sequences(load_baskets(Path(tmp)))
-    split = temporal_split(
-        dict(zip(sequences["CUST_CODE"].to_pylist(), sequences["BASKETS"].to_pylist(), strict=True)), config.min_baskets
-    )
-    print(f"{len(weeks)} weeks from {source}; {len(split.customers)} test customers; preset {args.preset}: {config}")
+        started = time.perf_counter()
+        log = BasketLog.from_baskets(load_baskets(Path(tmp)))
+    print(f"{len(weeks)} weeks from {source}; {len(log.customers)} customers, {len(log.products)} products; "
+          f"loaded in {time.perf_counter() - started:.0f}s; preset {args.preset}")  # fmt: skip
 
+    extra = {}
+    if args.bilstm:
+        from models.dunnhumby.next_basket_evaluation import WeekSplit
+
+        split = WeekSplit.last_weeks(log.weeks, config.validation_weeks, config.test_weeks)
+        started = time.perf_counter()
+        extra[f"BiLSTM ({args.bilstm})"] = bilstm_candidate(log, split.validation[0], args.bilstm)
+        print(f"BiLSTM {args.bilstm} trained in {time.perf_counter() - started:.0f}s")
     started = time.perf_counter()
-    model = NextBasketModel.train(split.histories, config)
-    train_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    results = evaluate(split, config.top_k, model)
-    eval_seconds = time.perf_counter() - started
+    run = select_next_basket(log, config, extra_candidates=extra)
+    total = time.perf_counter() - started
     k = config.top_k
-    print(f"catalogue (product dictionary): {len(model.dictionary)} products; loss by epoch {model.history['loss']}")
-    print(results_table(results, k))
-    reference = results["GP-TopFreq"][f"all/ndcg@{k}"]
-    for name, metrics in results.items():
-        print(f"{name:<18} NDCG@{k} x GP-TopFreq = {metrics[f'all/ndcg@{k}'] / reference:.3f}")
-    customers = {part: int(results["GP-TopFreq"].get(f"{part}/customers", 0)) for part in ("all", "repeat", "explore")}
-    print(f"customers per split: {customers}; train {train_seconds:.0f}s, evaluate {eval_seconds:.0f}s")
+    print(run.markdown())
+    reference = run.comparison.test["GP-TopFreq"][f"ndcg@{k}"].mean
+    for name, metrics in run.comparison.test.items():
+        print(f"{name:<26} test NDCG@{k} x GP-TopFreq = {metrics[f'ndcg@{k}'].mean / reference:.3f}")
+    c = run.comparison
+    print(f"champion {c.champion} (baseline: {c.champion_is_baseline}), runner-up {c.runner_up}, "
+          f"best baseline {c.best_baseline}; champion - best baseline, test NDCG@{k} (paired): "
+          f"{c.champion_vs_best_baseline}")  # fmt: skip
+    print(f"TIFU-KNN chosen: {run.tifu}; steps (s): {run.seconds}; selection total {total:.0f}s")
+    if args.json:
+        args.json.write_text(json.dumps(run.report(), indent=2))
 
 
 if __name__ == "__main__":

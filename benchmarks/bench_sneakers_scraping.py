@@ -1,7 +1,11 @@
 """Listings per second per loading pattern and strategy on the shop test kit (sandbox/shops), against a fair
-naive baseline: a browser with images blocked that scrolls until no new cards appear, then reads the cards.
+naive baseline (the seed's approach): a browser with images blocked that scrolls until no new cards appear, then
+reads the cards; and, where a shop pages over HTTP (`pages`: a JSON API, `html`: rel=next links), against the peer
+a user would write first: a plain Scrapy spider for that one site, without our profile engine (Scrapy's defaults,
+retries included; no field parsing, no quarantine).
 
     .venv/bin/python benchmarks/bench_sneakers_scraping.py [--per-query 45] [--repeats 3] [--big 2000 20000]
+        [--shops pages html]
 
 Every method is timed the same way: one wall clock around a child process that does the whole crawl (process
 start, imports, browser start, crawl), repeated; the table shows the median rate, the range, and items
@@ -38,6 +42,45 @@ NAIVE = {
     "virtual": ("/virtual/search?q={query}", "#viewport", ".row", "data-id"),
 }
 NAIVE_QUIET_ROUNDS = 3  # rounds of 250 ms without a new card: "the page stopped loading"
+PLAIN_SCRAPY = ("pages", "html")
+
+
+def plain_scrapy(base_url: str, shop: str, queries: list[str]) -> int:
+    """A hand-written Scrapy spider for one shop: follow its pages, count distinct listing ids."""
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    seen: set[str] = set()
+
+    def api(query: str, page: int) -> str:
+        return f"{base_url}/pages/api/search?q={query}&page={page}&per_page=10"
+
+    class Plain(scrapy.Spider):
+        name = "plain"
+
+        async def start(self):  # noqa: ANN202 - Scrapy's hook (start_requests before 2.13)
+            for query in queries:
+                if shop == "pages":
+                    yield scrapy.Request(api(query, 1), cb_kwargs={"query": query, "page": 1})
+                else:
+                    yield scrapy.Request(f"{base_url}/html/search?q={query}")
+
+        def parse(self, response, query: str = "", page: int = 0):  # noqa: ANN001, ANN202
+            if shop == "pages":
+                data = response.json()
+                seen.update(str(item["id"]) for item in data["items"])
+                if page * 10 < data["total"]:
+                    yield scrapy.Request(api(query, page + 1), cb_kwargs={"query": query, "page": page + 1})
+            else:
+                seen.update(response.css("li.product::attr(data-sku)").getall())
+                following = response.css("a[rel=next]::attr(href)").get()
+                if following:
+                    yield response.follow(following)
+
+    process = CrawlerProcess({"LOG_LEVEL": "ERROR", "ROBOTSTXT_OBEY": False, "TELNETCONSOLE_ENABLED": False})
+    process.crawl(Plain)
+    process.start()
+    return len(seen)
 
 
 def naive_scroll(base_url: str, shop: str, queries: list[str]) -> int:
@@ -82,16 +125,22 @@ def main() -> None:
     parser.add_argument("--per-query", type=int, default=45, help="products per query (2 queries per shop)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--big", type=int, nargs="*", default=[], help="Playwright memory runs of N listings")
+    parser.add_argument("--shops", nargs="+", choices=SHOPS, default=list(SHOPS), help="loading patterns to run")
     parser.add_argument("--naive-child", nargs=2, metavar=("BASE_URL", "SHOP"), help=argparse.SUPPRESS)
+    parser.add_argument("--scrapy-child", nargs=2, metavar=("BASE_URL", "SHOP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.naive_child:
         base_url, shop = args.naive_child
         print(naive_scroll(base_url, shop, ["jordans", "dunks"]))
         return
+    if args.scrapy_child:
+        base_url, shop = args.scrapy_child
+        print(plain_scrapy(base_url, shop, ["jordans", "dunks"]))
+        return
 
     rows = []
     with ShopKitServer(KitConfig(per_query=args.per_query)) as server, tempfile.TemporaryDirectory() as tmp:
-        for shop in SHOPS:
+        for shop in args.shops:
             total = len(server.kit.expected(shop))
             methods = {}
             for strategy in SiteProfile.load(profile_path(shop)).strategies:
@@ -101,19 +150,26 @@ def main() -> None:
             if shop in NAIVE:
                 command = [sys.executable, __file__, "--naive-child", server.base_url, shop]
                 methods["naive scroll"] = (command, lambda done: int(done.stdout.strip().splitlines()[-1]))
+            if shop in PLAIN_SCRAPY:
+                command = [sys.executable, __file__, "--scrapy-child", server.base_url, shop]
+                methods["plain Scrapy"] = (command, lambda done: int(done.stdout.strip().splitlines()[-1]))
             results = {}
             for name, (command, count) in methods.items():
                 runs = [timed(command, count) for _ in range(args.repeats)]
                 rates = [items / seconds for seconds, items in runs]
                 results[name] = (statistics.median(rates), min(rates), max(rates), min(items for _, items in runs))
             naive = results.get("naive scroll", (None,))[0]
+            peer = results.get("plain Scrapy", (None,))[0]
             for name, (median, low, high, items) in results.items():
-                versus = f"x{median / naive:5.2f}" if naive else "   -"
+                versus = f"x{median / naive:5.2f}" if naive else "     -"
+                versus_peer = f"x{median / peer:5.2f}" if peer else "     -"
                 rows.append(
-                    f"  {shop:<9} {name:<13} {items:>4}/{total:<4} {median:7.1f}/s  [{low:6.1f} - {high:6.1f}]  {versus}"
+                    f"  {shop:<9} {name:<13} {items:>4}/{total:<4} {median:7.1f}/s  [{low:6.1f} - {high:6.1f}]"
+                    f"  {versus}  {versus_peer}"
                 )
     print(f"listings/s per pattern and method: median of {args.repeats}, [range], items captured of the catalogue,")
-    print("rate relative to the naive scroll baseline (wall clock around the whole child process each time)")
+    print("rate relative to the naive scroll baseline and to a plain Scrapy spider (wall clock around the whole")
+    print("child process each time)")
     print("\n".join(rows))
     for size in args.big:
         memory_run(size)

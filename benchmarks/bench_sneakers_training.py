@@ -1,7 +1,10 @@
 """CPU training throughput (images/s) of the sneaker CNN: the original 4-block architecture at 224x224
-versus the tiny test configuration, on the same TFRecords built from sandbox images.
+versus the tiny test configuration, on the same TFRecords built from sandbox images; and with `--quality N`,
+the whole sneakers pipeline (sandbox marketplace, N listings per query, tiny CNN, stack, predictions, evaluation)
+with every head's champion on validation and test accuracies with bootstrap 95% intervals over listings.
 
     .venv/bin/python benchmarks/bench_sneakers_training.py [--images 512] [--epochs 2]
+    .venv/bin/python benchmarks/bench_sneakers_training.py --quality 60
 """
 
 from __future__ import annotations
@@ -47,11 +50,59 @@ def write_split(directory: str, shop: Marketplace, ids: list[str]) -> int:
     return writer.manifest.examples
 
 
+def quality(listings_per_query: int) -> None:
+    """The demo's sneaker pipeline on a fresh instance and root, then the evaluation's champion tables."""
+    import time
+
+    import dagster as dg
+
+    import pipelines.demo.sneakers as demo
+    from foundation.markdown import markdown_table
+    from foundation.resources import StorageResource
+    from pipelines.demo import DemoContext
+
+    demo.LISTINGS_PER_QUERY = listings_per_query
+    with tempfile.TemporaryDirectory() as tmp, dg.instance_for_test(temp_dir=tmp) as instance:
+        started = time.perf_counter()
+        demo.run(DemoContext(instance, StorageResource(root_uri=f"{tmp}/root")))
+        event = instance.get_latest_materialization_event(dg.AssetKey("sneaker_evaluation"))
+        metadata = event.asset_materialization.metadata
+    champions, test_rows = metadata["champions"].value, metadata["test_rows"].value
+    print(f"\nsneakers pipeline, {listings_per_query} listings per query, {time.perf_counter() - started:.0f} s wall;")
+    print(f"champion by validation accuracy, test accuracy with 95% bootstrap intervals over {test_rows} listings:")
+    for head, c in champions.items():
+        rows = []
+        for candidate, validation in sorted(c["validation"].items(), key=lambda kv: -kv[1]["accuracy"]["mean"]):
+            t = c["test"][candidate]["accuracy"]
+            role = ("champion" if candidate == c["champion"] else "") + (
+                " (baseline)" if candidate in ("majority", "median_model_price", "title_only") else ""
+            )
+            rows.append(
+                (
+                    candidate,
+                    role.strip(),
+                    f"{validation['accuracy']['mean']:.3f}",
+                    f"{t['mean']:.3f} [{t['low']:.3f}, {t['high']:.3f}]",
+                )
+            )
+        print(f"\n{head}: serves {c['champion']}; runner-up {c['runner_up']}; strongest baseline {c['best_baseline']}")
+        diff = c["champion_minus_best_baseline_test"]
+        if diff:
+            print(
+                f"champion minus strongest baseline on test (paired): {diff['mean']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}]"
+            )
+        print(markdown_table(("candidate", "role", "validation accuracy", "test accuracy (95% CI)"), rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--quality", type=int, default=0, help="listings per query: run the pipeline's comparison")
     args = parser.parse_args()
+    if args.quality:
+        quality(args.quality)
+        return
     from models.sneakers import cnn as sneaker_cnn
 
     shop = Marketplace(

@@ -172,14 +172,14 @@ def compare_candidates(
         if metric not in splits["validation"]:
             raise KeyError(f"{candidate} has no validation {metric}")
         validation[candidate] = intervals("validation", splits["validation"])
-        test[candidate] = intervals("test", splits["test"])
+        test[candidate] = intervals("test", splits.get("test", {}))  # none yet: choosing before testing
 
     order = list(per_query)
     champion = max(order, key=lambda c: (validation[c][metric].mean, -order.index(c)))
     present_baselines = [b for b in order if b in set(baselines)]
     best_baseline = max(present_baselines, key=lambda b: validation[b][metric].mean) if present_baselines else None
     versus = None
-    if best_baseline is not None and best_baseline != champion:
+    if best_baseline is not None and best_baseline != champion and metric in per_query[champion].get("test", {}):
         a = per_query[champion]["test"][metric]
         b = per_query[best_baseline]["test"][metric]
         versus = paired_difference(a, b, index_cache.get(("test", len(a))))

@@ -173,8 +173,13 @@ class ModelStore:
         cache = Path(tempfile.gettempdir()) / "storefront-models" / self.uri.replace("://", "/") / version
         if not (cache / MANIFEST).exists():
             partial = cache.with_name(f"{_STAGING}{version}-{uuid.uuid4().hex[:6]}")
-            pafs.copy_files(f"{self.base}/{version}", str(partial), source_filesystem=self.fs)
-            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial.mkdir(parents=True)  # pyarrow creates the sub-folders it copies into, not the target itself
+            pafs.copy_files(
+                f"{self.base}/{version}",
+                str(partial),
+                source_filesystem=self.fs,
+                destination_filesystem=pafs.LocalFileSystem(),
+            )
             os.replace(partial, cache)
         return cache
 

@@ -95,6 +95,21 @@ def top_k_by_partition(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
+def single_target_per_query(top: np.ndarray, targets: np.ndarray) -> dict[str, np.ndarray]:
+    """Per query: HitRate, Recall, NDCG and MRR at k = top.shape[1] against one held-out item (see
+    `single_target_metrics`); what `foundation.model_selection` bootstraps."""
+    hits = top == np.asarray(targets)[:, None]
+    found = hits.any(axis=1)
+    position = hits.argmax(axis=1)  # 0-based position of the target, meaningful where found
+    k = top.shape[1]
+    return {
+        f"hit_rate@{k}": found.astype(np.float64),
+        f"recall@{k}": found.astype(np.float64),
+        f"ndcg@{k}": np.where(found, 1.0 / np.log2(position + 2.0), 0.0),
+        f"mrr@{k}": np.where(found, 1.0 / (position + 1.0), 0.0),
+    }
+
+
 def single_target_metrics(top: np.ndarray, targets: np.ndarray, digits: int | None = None) -> dict[str, float]:
     """HitRate, Recall, NDCG and MRR at k = top.shape[1] when every query has exactly one held-out item.
 
@@ -102,23 +117,12 @@ def single_target_metrics(top: np.ndarray, targets: np.ndarray, digits: int | No
     be ranked (e.g. -1 for an item outside the catalogue) is a miss, never dropped. With one relevant item
     Recall@k equals HitRate@k and the ideal DCG is 1. `digits` rounds the means (None: unrounded).
     """
-    hits = top == np.asarray(targets)[:, None]
-    found = hits.any(axis=1)
-    position = hits.argmax(axis=1)  # 0-based position of the target, meaningful where found
-    ndcg = np.where(found, 1.0 / np.log2(position + 2.0), 0.0)
-    mrr = np.where(found, 1.0 / (position + 1.0), 0.0)
-    k = top.shape[1]
 
     def mean(values: np.ndarray) -> float:
         return float(values.mean()) if digits is None else round(float(values.mean()), digits)
 
-    return {
-        f"hit_rate@{k}": mean(found),
-        f"recall@{k}": mean(found),
-        f"ndcg@{k}": mean(ndcg),
-        f"mrr@{k}": mean(mrr),
-        "examples": int(len(targets)),
-    }
+    per_query = single_target_per_query(top, targets)
+    return {name: mean(values) for name, values in per_query.items()} | {"examples": int(len(targets))}
 
 
 def target_set_metrics(
@@ -151,14 +155,25 @@ def evaluate(
     batch_size: int = 512,
 ) -> dict[str, float]:
     """Full-catalogue evaluation of `model` on held-out items `test` (user row -> item columns)."""
+    return evaluate_per_user(model, train, test, ks, batch_size)[0]
+
+
+def evaluate_per_user(
+    model: Scorer,
+    train: sp.csr_matrix,
+    test: dict[int, list[int]],
+    ks: Sequence[int] = (10, 50),
+    batch_size: int = 512,
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """`evaluate`'s means, and each metric per test user (sorted user rows) for bootstrap intervals."""
     users = np.array(sorted(test), dtype=np.int64)
     n_items = train.shape[1]
     k_max = max(ks)
-    sums: dict[str, float] = {}
+    values: dict[str, list[float]] = {}
     tops: list[np.ndarray] = []
 
     def add(name: str, value: float) -> None:
-        sums[name] = sums.get(name, 0.0) + value
+        values.setdefault(name, []).append(value)
 
     for start in range(0, users.size, batch_size):
         rows = users[start : start + batch_size]
@@ -181,7 +196,8 @@ def evaluate(
             ]  # stable-sort position
             add("mrr", reciprocal_rank(min(ranks)))
     n = max(users.size, 1)
-    metrics = {name: value / n for name, value in sums.items()}
+    per_user = {name: np.asarray(v, dtype=np.float64) for name, v in values.items()}
+    metrics = {name: sum(v) / n for name, v in values.items()}  # sequential sum: the figures it always gave
     metrics[f"coverage@{min(ks)}"] = catalogue_coverage(np.concatenate(tops) if tops else [], n_items)
     metrics["users_evaluated"] = float(users.size)
-    return metrics
+    return metrics, per_user

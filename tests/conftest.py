@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -11,6 +11,8 @@ import dagster as dg
 import pytest
 
 from foundation.resources import REPO_ROOT, StorageResource
+from tests.postgres_cluster import PostgresCluster, throwaway_cluster
+from tests.s3_server import BUCKET, S3Server, environment, moto_s3
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -62,3 +64,53 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         prerequisite_missing(f"the real data is missing at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A fresh PostgreSQL server on 127.0.0.1 for one test (tests/postgres_cluster.py)."""
+    with throwaway_cluster(prerequisite_missing) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def module_postgres_cluster() -> Iterator[PostgresCluster]:
+    """One PostgreSQL server shared by the tests of a module (starting one costs seconds on a busy machine)."""
+    with throwaway_cluster(prerequisite_missing) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-protocol server (`moto_server`, its own process) on 127.0.0.1 for the whole session, with one
+    bucket (tests/s3_server.py)."""
+    with moto_s3(tmp_path_factory.mktemp("moto")) as server:
+        server.create_bucket(BUCKET)
+        yield server
+
+
+@pytest.fixture
+def s3_storage(s3_server: S3Server, request: pytest.FixtureRequest) -> Iterator[StorageResource]:
+    """A storage resource rooted at a fresh prefix of the moto bucket, with the AWS environment set for the test
+    (credentials and endpoint only from the environment, as in production)."""
+    import re
+    import uuid
+
+    prefix = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)[:40]
+    with environment(s3_server.env):
+        yield StorageResource(root_uri=f"s3://{BUCKET}/{prefix}-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[object]:
+    """A real two-node Ray cluster on 127.0.0.1 (two `ray start`, one CPU and an 80 MB object store each) for the
+    whole session, stopped by process group at the end (sandbox/ray_cluster.py); this process is its driver."""
+    from sandbox.ray_cluster import local_ray_cluster
+
+    with local_ray_cluster(nodes=2, cpus_per_node=1, object_store_mb=80) as cluster:
+        try:
+            yield cluster
+        finally:
+            import ray
+
+            ray.shutdown()  # disconnect the driver before its cluster goes

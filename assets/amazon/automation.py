@@ -44,30 +44,30 @@ amazon_models_job = dg.define_asset_job(
     description="One run of amazon_ingest_job per new or changed file in the Amazon landing folder.",
 )
 def amazon_landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
-    # The cursor maps file name -> fingerprint of the version already launched or found ingested, so a file is
-    # ingested once, again only when it is replaced, and never twice across daemon restarts. A file ingested by
-    # another path (the demo, `dg launch`, a backfill) carries its fingerprint on the partition's latest
-    # materialisation and is skipped too (foundation/landing.py).
+    # The cursor maps file name -> fingerprint (size and mtime; size and ETag on an object store) of the version
+    # already launched or found ingested, so a file is ingested once, again only when it is replaced, and never
+    # twice across daemon restarts. A file ingested by another path (the demo, `dg launch`, a backfill) carries its
+    # fingerprint on the partition's latest materialisation and is skipped too (foundation/landing.py).
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     known = set(context.instance.get_dynamic_partitions(category_partitions.name))
     new_categories: list[str] = []
     runs = []
-    for path, kind, category in landed_files(storage.landing_path(LANDING_SOURCE)):
-        version = fingerprint(path)
-        if seen.get(path.name) == version:
+    for landed, kind, category in landed_files(storage.landing(LANDING_SOURCE).files()):
+        version = fingerprint(landed)
+        if seen.get(landed.name) == version:
             continue
-        seen[path.name] = version
+        seen[landed.name] = version
         asset = amazon_reviews if kind == "reviews" else amazon_items
-        if category in known and already_ingested(context.instance, asset.key, category, path):
+        if category in known and already_ingested(context.instance, asset.key, category, landed):
             continue
         if category not in known and category not in new_categories:
             new_categories.append(category)
         runs.append(
             dg.RunRequest(
-                run_key=f"{path.name}:{version}",
+                run_key=f"{landed.name}:{version}",
                 partition_key=category,
                 asset_selection=[asset.key],
-                tags={"amazon/landing_file": path.name},
+                tags={"amazon/landing_file": landed.name},
             )
         )
     return dg.SensorResult(

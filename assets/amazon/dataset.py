@@ -16,11 +16,13 @@ from assets.amazon.ingestion import amazon_items, amazon_reviews
 from assets.amazon.partitions import dataset_partitions
 from assets.amazon.tables import DATASET_ITEMS, DATASET_ITEMS_SCHEMA, DATASET_RATINGS, ITEMS, REVIEWS
 from foundation.automation import follow_updates
+from foundation.compute import COMPUTE_RESOURCE_DEFS, ComputeResource
 from foundation.progress import Progress
 from foundation.resources import StorageResource
 from foundation.run_config import run_config_for
 from foundation.storage.delta_tables import Window
 from models.amazon.dataset_builder import BuildSpec, build_dataset
+from models.amazon.dataset_builder_daft import build_dataset_on_cluster
 
 AmazonDatasetConfig = run_config_for(
     BuildSpec,
@@ -31,27 +33,42 @@ AmazonDatasetConfig = run_config_for(
 
 
 def build_for_tag(
-    storage: StorageResource, tag: str, spec: BuildSpec, run_id: str, log: Any = None
+    storage: StorageResource,
+    tag: str,
+    spec: BuildSpec,
+    run_id: str,
+    log: Any = None,
+    compute: ComputeResource | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     """Read the category, build, write both tables for `tag` and publish the spec; returns the report lines
-    and asset metadata."""
+    and asset metadata. With a Ray cluster (`compute`) the ratings are read and filtered by its workers."""
     window = Window.of("category", spec.category)
     reviews_store, items_store = REVIEWS.store(storage), ITEMS.store(storage)
-    reviews = pl.from_arrow(reviews_store.read(window, columns=["user_id", "parent_asin", "rating", "timestamp"]))
+    engine = compute.engine() if compute is not None else None
+    rating_columns = ["user_id", "parent_asin", "rating", "timestamp"]
+    if engine is not None:
+        reviews_on_cluster = engine.read_delta(reviews_store.uri, window, rating_columns)
+        found = reviews_on_cluster.count_rows()
+    else:
+        reviews = pl.from_arrow(reviews_store.read(window, columns=rating_columns))
+        found = reviews.height
     items = pl.from_arrow(
         items_store.read(
             window,
             columns=["parent_asin", "title", "main_category", "store", "average_rating", "rating_number", "price"],
         )
     )
-    if reviews.height == 0:
+    if found == 0:
         raise dg.Failure(
             description=f"amazon_reviews has no rows for category {spec.category!r}: ingest it first",
             metadata={"category": spec.category, "tag": tag},
         )
-    with Progress(log, "reviews filtered into the dataset", reviews.height) as progress:
-        result = build_dataset(reviews, items, spec)
-        progress.advance(reviews.height)
+    with Progress(log, "reviews filtered into the dataset", found) as progress:
+        if engine is not None:
+            result = build_dataset_on_cluster(reviews_on_cluster, items, spec)
+        else:
+            result = build_dataset(reviews, items, spec)
+        progress.advance(found)
     ratings_table = f"amazon_dataset_ratings[tag={tag}]"
     result.report.append(
         f"Writing {result.counts['ratings']:,} ratings by {result.counts['users']:,} users of "
@@ -116,11 +133,12 @@ def category_updated_since_build(instance: dg.DagsterInstance, category: str, ta
     kinds={"delta", "polars"},
     description="A DeepCart-style dataset (filtered ratings + their items) per tag; `storefront build` runs it.",
     output_required=False,
+    resource_defs=COMPUTE_RESOURCE_DEFS,
     # Cheap: tags built before are rebuilt when a category is re-ingested; new tags need a spec (`storefront build`).
     automation_condition=follow_updates() & ~dg.AutomationCondition.missing(),
 )
 def amazon_dataset(
-    context: dg.AssetExecutionContext, config: AmazonDatasetConfig, storage: StorageResource
+    context: dg.AssetExecutionContext, config: AmazonDatasetConfig, storage: StorageResource, compute: ComputeResource
 ) -> Iterator[dg.MaterializeResult]:
     spec = config.to_dataclass()
     if context.run.tags.get(AUTOMATION_TAG):
@@ -130,7 +148,7 @@ def amazon_dataset(
         if not category_updated_since_build(context.instance, spec.category, context.partition_key):
             context.log.info(f"category {spec.category} unchanged since tag {context.partition_key} was built; skipped")
             return
-    report, metadata = build_for_tag(storage, context.partition_key, spec, context.run_id, context.log)
+    report, metadata = build_for_tag(storage, context.partition_key, spec, context.run_id, context.log, compute)
     for line in report:
         context.log.info(line)
     yield dg.MaterializeResult(metadata=metadata)

@@ -4,9 +4,9 @@ import dagster as dg
 
 from assets.amazon.automation import amazon_ingest_job, amazon_landing_sensor, amazon_models_job
 from assets.amazon.checks import (
+    amazon_champion_vs_strongest_baseline,
     amazon_dataset_thresholds_hold,
     amazon_items_unique_parent_asin,
-    amazon_models_beat_random,
     amazon_reviews_are_usable,
 )
 from assets.amazon.dataset import amazon_dataset
@@ -20,7 +20,7 @@ defs = dg.Definitions(
         amazon_reviews_are_usable,
         amazon_items_unique_parent_asin,
         amazon_dataset_thresholds_hold,
-        amazon_models_beat_random,
+        amazon_champion_vs_strongest_baseline,
     ],
     jobs=[amazon_ingest_job, amazon_models_job],
     sensors=[amazon_landing_sensor],

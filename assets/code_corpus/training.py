@@ -13,12 +13,21 @@ from assets.code_corpus.partitions import GROUP
 from assets.code_corpus.tables import CHAR_CORPUS, CHAR_RNN_MODEL, SOURCE_FILES
 from foundation.automation import derived_table, retrain
 from foundation.charts import bar_chart_png, line_chart_png, markdown_image
+from foundation.hardware import choose_preset, gpu_available
 from foundation.model_store import ModelNotFound, ModelStore
 from foundation.progress import keras_progress
 from foundation.resources import StorageResource
 from foundation.run_config import run_config_for
 from foundation.storage.tfrecords import read_manifest
-from models.code_corpus.config import EvaluationSettings, TrainingPlan
+from models.code_corpus.config import (
+    CPU_BUDGET_MINUTES,
+    CPU_COMPARE_WITH,
+    CPU_PRESET,
+    GPU_COMPARE_WITH,
+    GPU_PRESET,
+    EvaluationSettings,
+    TrainingPlan,
+)
 
 CharRNNTraining = run_config_for(TrainingPlan, "CharRNNTraining")
 CharRNNEvaluation = run_config_for(EvaluationSettings, "CharRNNEvaluation")
@@ -36,45 +45,76 @@ def published_model(storage: StorageResource) -> tuple[ModelStore, str, Path]:
     return store, version, store.path(version)
 
 
-# Hours of LSTM training: at most once a week, and only after a new corpus.
+def resolve_plan(plan: TrainingPlan) -> tuple[list[str], float | None, str]:
+    """The presets to train (the first is the plan's or the hardware's choice), the budget in seconds and why."""
+    choice = choose_preset(plan.preset, CPU_PRESET, GPU_PRESET)
+    gpu = gpu_available()
+    compare_with = (
+        plan.compare_with if plan.compare_with is not None else (GPU_COMPARE_WITH if gpu else CPU_COMPARE_WITH)
+    )
+    presets = [choice.preset, *(p for p in compare_with if p != choice.preset)]
+    minutes = plan.budget_minutes if plan.budget_minutes is not None else (None if gpu else CPU_BUDGET_MINUTES)
+    budget = 60 * minutes if minutes else None
+    budget_reason = f"{minutes:g} minutes of training in all" if minutes else "no time budget"
+    return presets, budget, f"{choice.reason}; candidates {presets}; {budget_reason}"
+
+
+# Training for minutes (CPU) to hours (the full LSTM on a GPU): at most once a week, and only after a new corpus.
 @dg.asset(group_name=GROUP, deps=[char_corpus], kinds={"keras"}, automation_condition=retrain(MODEL_CRON))
 def char_rnn_model(
     context: dg.AssetExecutionContext, storage: StorageResource, config: CharRNNTraining
 ) -> dg.MaterializeResult:
-    """The LSTM trained on the train split, validated on the validation split, checkpointed per epoch."""
-    from models.code_corpus.model import train
+    """The candidate character models trained on the train split, each checkpointed per epoch; the one with the
+    fewest validation bits per character is published as the served model (`candidates/` keeps the others)."""
+    from models.code_corpus.selection import train_candidates
 
     plan: TrainingPlan = config.to_dataclass()
-    settings = plan.config()
+    presets, budget, reason = resolve_plan(plan)
+    context.log.info(f"char_rnn_model: {reason}")
+    settings = plan.config(presets[0])
     train_uri = CHAR_CORPUS.uri(storage, "train")
     corpus_version = read_manifest(train_uri).metadata["source_table_version"]
     # Checkpoints per (configuration, corpus version), beside the published versions: a re-run resumes.
-    work_dir = storage.local_path("models", CHAR_RNN_MODEL, ".checkpoints", f"{plan.preset}-corpus-v{corpus_version}")
-    progress = keras_progress(context.log, "char LSTM", batch_size=settings.batch_size)
+    work_root = storage.local_path("models", CHAR_RNN_MODEL, ".checkpoints", f"corpus-v{corpus_version}")
+    progress = keras_progress(context.log, "char model", batch_size=settings.batch_size)
     store = storage.model_store(CHAR_RNN_MODEL)
-    params = {**asdict(plan), "config": asdict(settings)}
+    params = {**asdict(plan), "presets": presets, "budget_seconds": budget, "choice": reason}
     with store.publish(context.run_id, data_versions={SOURCE_FILES.name: corpus_version}, params=params) as draft:
-        run = train(
-            settings,
+        selection = train_candidates(
+            presets,
+            plan,
             train_uri,
             CHAR_CORPUS.uri(storage, "validation"),
             draft.path,
-            max_validation_examples=plan.max_validation_examples,
+            Path(work_root),
+            budget,
             callbacks=[progress],
-            work_dir=work_dir,
         )
-        draft.metrics = {k: v for k, v in (run.history[-1] if run.history else {}).items() if k != "epoch"}
+        run = selection.runs[selection.champion]
+        draft.metrics = {k: v for k, v in (run.history[-1] if run.history else {}).items() if k != "epoch"} | {
+            "champion": selection.champion,
+            "validation_bits_per_char": selection.validation_bits(),
+        }
     version = store.require()
     losses = {"train loss": [h["loss"] for h in run.history], "validation loss": [h["val_loss"] for h in run.history]}
     return dg.MaterializeResult(
         metadata={
             "model_path": dg.MetadataValue.path(str(store.path(version) / "model.keras")),
             "model_version": version,
-            "preset": plan.preset,
+            "preset": selection.champion,
+            "preset_choice": reason,
+            "champion": selection.champion,
+            "validation_bits_per_char": dg.MetadataValue.json(selection.validation_bits()),
+            "cpu_seconds": dg.MetadataValue.json(
+                {
+                    p: round(r.history[-1].get("cpu_seconds", 0.0), 1) if r.history else 0.0
+                    for p, r in selection.runs.items()
+                }
+            ),
             "parameters": int(run.model.count_params()),
             "epochs": len(run.history),
             "resumed_from_epoch": run.resumed_from_epoch,
-            "train_seconds": round(run.seconds, 1),
+            "train_seconds": round(sum(r.seconds for r in selection.runs.values()), 1),
             "characters_per_second": round(run.characters_per_second),
             "loss_per_epoch": dg.MetadataValue.json(run.history),
             "loss_plot": dg.MetadataValue.md(
@@ -90,19 +130,35 @@ def char_rnn_evaluation(
     context: dg.AssetExecutionContext, storage: StorageResource, config: CharRNNEvaluation
 ) -> dg.MaterializeResult:
     """The model on the repository-held-out test split, next to unigram, n-gram and compressor baselines."""
-    from models.code_corpus.evaluation import compare
-    from models.code_corpus.model import load
+    from models.code_corpus.baselines import CharNGram
+    from models.code_corpus.evaluation import candidates_table, compare, compare_on_windows
+    from models.code_corpus.model import load, split_ids
+    from models.code_corpus.selection import candidate_dirs
 
+    settings: EvaluationSettings = config.to_dataclass()
     _, version, model_dir = published_model(storage)
-    model, vocab, _ = load(model_dir)
-    comparison = compare(
-        model, vocab, CHAR_CORPUS.uri(storage, "train"), CHAR_CORPUS.uri(storage, "test"), config.to_dataclass()
-    )
+    model, vocab, meta = load(model_dir)
+    uris = {split: CHAR_CORPUS.uri(storage, split) for split in ("train", "validation", "test")}
+    fitted = CharNGram(settings.ngram_order, vocab.size).fit(split_ids(uris["train"])[0])
+    comparison = compare(model, vocab, uris["train"], uris["test"], settings, fitted=fitted)
+    limit = settings.max_test_examples
+    candidates = compare_on_windows(candidate_dirs(model_dir), fitted, uris, {"validation": limit, "test": limit})
+    served = meta.get("champion", {}).get("preset", "model")
     table, scores, rows = comparison.table(), comparison.scores, comparison.rows
-    context.log.info("\n" + table)
+    champions = candidates_table(candidates)
+    note = (
+        f"served: {served}"
+        + ("" if candidates.champion == served else f"; best on validation: {candidates.champion}")
+        + (" (a baseline the completion page cannot serve)" if candidates.champion_is_baseline else "")
+    )
+    context.log.info("\n" + table + "\n\n" + champions + "\n" + note)
     return dg.MaterializeResult(
         metadata={
             "evaluation": dg.MetadataValue.md(table),
+            "candidates": dg.MetadataValue.md(f"{champions}\n\n{note}"),
+            "served": served,
+            "validation_champion": candidates.champion,
+            "comparison": dg.MetadataValue.json(candidates.to_json()),
             "model_version": version,
             "test_characters": scores.characters,
             "nats_per_char": round(scores.nats_per_char, 4),

@@ -2,7 +2,6 @@
 conditions and the schedule share is defined here once."""
 
 import json
-from pathlib import Path
 
 import dagster as dg
 
@@ -10,6 +9,7 @@ from assets.dunnhumby.partitions import week_partitions
 from assets.dunnhumby.tables import LANDING_SOURCE
 from foundation.landing import already_ingested, fingerprint
 from foundation.resources import StorageResource
+from foundation.storage.filesystems import ObjectInfo
 from scrapers.dunnhumby.week_files import week_of
 
 # The names an operator (or an integration test) needs: see docs/dunnhumby.md.
@@ -25,9 +25,11 @@ RETRAIN_CRON = "0 3 * * 1"
 # Jobs select by asset key, so this module needs no asset module (the training assets import RETRAIN_CRON).
 weekly_job = dg.define_asset_job(
     WEEKLY_JOB_NAME,
-    selection=dg.AssetSelection.assets("dunnhumby_transactions", "dunnhumby_baskets", "dunnhumby_next_basket_scores"),
+    selection=dg.AssetSelection.assets(
+        "dunnhumby_transactions", "dunnhumby_baskets", "dunnhumby_next_basket_scores", "dunnhumby_week_missions"
+    ),
     partitions_def=week_partitions,
-    description="Ingest one (or a range of) shop week(s) and score its customers with the existing model.",
+    description="Ingest one (or a range of) shop week(s); score its customers and missions with the existing models.",
 )
 
 training_job = dg.define_asset_job(
@@ -51,33 +53,36 @@ training_job = dg.define_asset_job(
     description="New or replaced transactions_YYYYWW.csv[.gz] in the landing folder -> one weekly run per week.",
 )
 def dunnhumby_landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
-    """The cursor maps each file name to the fingerprint (size, mtime) it was launched or found ingested for,
-    so a file is run once, also across daemon restarts, and a replaced file (a corrected re-delivery) is run
-    again. A file ingested by another path (the demo, `dg launch`, a backfill) carries its fingerprint on the
-    week's latest `dunnhumby_transactions` materialisation and is skipped too (foundation/landing.py)."""
-    landing = storage.landing_path(LANDING_SOURCE)
+    """The cursor maps each file name to the fingerprint (size and mtime locally, size and ETag on an object
+    store) it was launched or found ingested for, so a file is run once, also across daemon restarts, and a
+    replaced file (a corrected re-delivery) is run again. A file ingested by another path (the demo,
+    `dg launch`, a backfill) carries its fingerprint on the week's latest `dunnhumby_transactions`
+    materialisation and is skipped too (foundation/landing.py)."""
+    landing = storage.landing(LANDING_SOURCE)
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     known = set(context.instance.get_dynamic_partitions(week_partitions.name))
-    new_by_week: dict[str, Path] = {}
-    for path in sorted(landing.iterdir()):
-        week = week_of(path)
-        if week is None or not path.is_file() or seen.get(path.name) == fingerprint(path):
+    new_by_week: dict[str, ObjectInfo] = {}
+    for landed in landing.files():  # one LIST of the folder or object-store prefix, by name
+        week = week_of(landed.name)
+        if week is None or seen.get(landed.name) == fingerprint(landed):
             continue
-        if week in known and already_ingested(context.instance, TRANSACTIONS_KEY, week, path):
-            seen[path.name] = fingerprint(path)
+        if week in known and already_ingested(context.instance, TRANSACTIONS_KEY, week, landed):
+            seen[landed.name] = fingerprint(landed)
             continue
-        new_by_week[week] = path
+        new_by_week[week] = landed
     if not new_by_week:
-        return dg.SensorResult(skip_reason=f"no new week files in {landing}", cursor=json.dumps(seen, sort_keys=True))
+        return dg.SensorResult(
+            skip_reason=f"no new week files in {landing.uri}", cursor=json.dumps(seen, sort_keys=True)
+        )
     runs = []
-    for week, path in sorted(new_by_week.items()):
-        version = fingerprint(path)
-        seen[path.name] = version
+    for week, landed in sorted(new_by_week.items()):
+        version = fingerprint(landed)
+        seen[landed.name] = version
         runs.append(
             dg.RunRequest(
                 partition_key=week,
-                run_key=f"{path.name}:{version}",
-                tags={"dunnhumby/source_file": path.name},
+                run_key=f"{landed.name}:{version}",
+                tags={"dunnhumby/source_file": landed.name},
             )
         )
     new_weeks = sorted(set(new_by_week) - known)

@@ -7,7 +7,7 @@ from assets.dunnhumby.automation import dunnhumby_landing_sensor, training_job, 
 from assets.dunnhumby.checks import dunnhumby_transactions_profile
 from assets.dunnhumby.ingestion import dunnhumby_baskets, dunnhumby_shop_calendar, dunnhumby_transactions
 from assets.dunnhumby.resources import DunnhumbyModelsResource
-from assets.dunnhumby.scoring import dunnhumby_next_basket_scores
+from assets.dunnhumby.scoring import dunnhumby_next_basket_scores, dunnhumby_week_missions
 from assets.dunnhumby.training import (
     dunnhumby_customer_basket_sequences,
     dunnhumby_next_basket_model,
@@ -23,6 +23,7 @@ defs = dg.Definitions(
         dunnhumby_shopping_missions,
         dunnhumby_next_basket_model,
         dunnhumby_next_basket_scores,
+        dunnhumby_week_missions,
     ],
     asset_checks=[dunnhumby_transactions_profile],
     jobs=[weekly_job, training_job],

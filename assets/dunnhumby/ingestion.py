@@ -41,15 +41,17 @@ def partition_weeks(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCo
     kinds={"delta"},
 )
 def dunnhumby_shop_calendar(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    path = storage.landing_path(LANDING_SOURCE) / CALENDAR_FILE
-    if not path.exists():
+    landing = storage.landing(LANDING_SOURCE)
+    calendar = landing.file(CALENDAR_FILE)
+    if calendar is None:
         raise dg.Failure(
-            description=f"no calendar at {path}: drop the dataset's {CALENDAR_FILE} there",
-            metadata={"expected_file": dg.MetadataValue.path(str(path))},
+            description=f"no calendar at {landing.uri}/{CALENDAR_FILE}: drop the dataset's {CALENDAR_FILE} there",
+            metadata={"expected_file": dg.MetadataValue.path(f"{landing.uri}/{CALENDAR_FILE}")},
         )
-    table = read_calendar(path)
+    with landing.local_copy(calendar) as path:
+        table = read_calendar(path)
     result = CALENDAR.store(storage).replace_all(table)
-    return dg.MaterializeResult(metadata=result.metadata() | {"source_file": dg.MetadataValue.path(str(path))})
+    return dg.MaterializeResult(metadata=result.metadata() | {"source_file": dg.MetadataValue.path(calendar.uri)})
 
 
 @dg.asset(
@@ -65,24 +67,27 @@ def dunnhumby_transactions(
     dunnhumby_models: DunnhumbyModelsResource,
     config: IngestionConfig,
 ) -> dg.MaterializeResult:
-    landing = storage.landing_path(LANDING_SOURCE)
+    landing = storage.landing(LANDING_SOURCE)
+    listing = landing.files()
     tables, per_week, rejected_files, fingerprints = [], {}, {}, {}
     weeks = partition_weeks(context)
     progress = Progress(context.log, "transaction lines")
     for week in weeks:
-        path = landed_file(landing, week)
+        path = landed_file(listing, week)
         if path is None:
             raise dg.Failure(
-                description=f"no landed file for shop week {week} in {landing} ({week_file_name(week, False)}[.gz])",
-                metadata={"landing": dg.MetadataValue.path(str(landing)), "week": week},
+                description=f"no landed file for shop week {week} in {landing.uri} "
+                f"({week_file_name(week, False)}[.gz])",
+                metadata={"landing": dg.MetadataValue.path(landing.uri), "week": week},
             )
         fingerprints[path.name] = fingerprint(path)  # before reading; the landing sensor skips files recorded here
         quarantine = storage.quarantine(LANDING_SOURCE, week)
         try:
-            parsed = parse_week_file(path, week)
+            with landing.local_copy(path) as local:  # the file itself on a local root, a temp download otherwise
+                parsed = parse_week_file(local, week)
         except FileRejected as error:
             # The whole file is unusable: record why, leave the week's previous rows untouched, fail below.
-            quarantine.reject(path.name, str(error), location=str(path))
+            quarantine.reject(path.name, str(error), location=path.uri)
             quarantine.commit(context.run_id)
             rejected_files[week] = str(error)
             context.log.error(str(error))

@@ -5,6 +5,8 @@ from typing import Any
 
 import dagster as dg
 
+from foundation.hardware import PresetChoice, choose_preset
+
 
 class DunnhumbyModelsResource(dg.ConfigurableResource):
     """Model and ingestion settings (resource key `dunnhumby_models`); tests pass tiny values."""
@@ -13,15 +15,22 @@ class DunnhumbyModelsResource(dg.ConfigurableResource):
     mission_max_iter: int = 20
     mission_learning_method: str = "online"  # chosen by benchmarks/bench_dunnhumby_lda.py (2x faster, lower perplexity)
     mission_fit_max_baskets: int = 20_000  # LDA is fitted on a sample; every basket is scored
-    # "full" (the original sizes), "small" (demo), "tiny" (tests); "-repeat" adds the repeat-aware output
-    next_basket_preset: str = "full"
-    next_basket_epochs: int = 0  # 0 keeps the preset's
+    # A mission's words: "product", "class", "department" or "division" (PROD_CODE, _10, _20, _40); the
+    # default is chosen by benchmarks/bench_dunnhumby_lda.py (held-out perplexity, NPMI, NMI; docs/dunnhumby.md).
+    mission_granularity: str = "product"
+    # Next-basket model selection (models/dunnhumby/next_basket_selection.py): "cpu", "gpu", "small" (demo),
+    # "tiny" (tests); empty = chosen by the hardware found (foundation/hardware.py), logged with the reason.
+    next_basket_preset: str = ""
+    next_basket_epochs: int = 0  # the repeat/explore network's epochs; 0 keeps the preset's
     top_k: int = 10
     max_reject_share: float = 0.05
 
-    def next_basket_config(self) -> Any:
-        from models.dunnhumby.next_basket import NextBasketConfig  # Keras: imported when a model step runs
+    def next_basket_config(self) -> tuple[Any, PresetChoice]:
+        """The selection settings and which preset was chosen, and why (a GPU or not, or the config)."""
+        from models.dunnhumby.next_basket_selection import SelectionConfig
 
-        config = NextBasketConfig.preset(self.next_basket_preset)
-        config = replace(config, top_k=self.top_k)
-        return replace(config, epochs=self.next_basket_epochs) if self.next_basket_epochs else config
+        choice = choose_preset(self.next_basket_preset or None, cpu_preset="cpu", gpu_preset="gpu")
+        config = replace(SelectionConfig.preset(choice.preset), top_k=self.top_k)
+        if self.next_basket_epochs:
+            config = replace(config, network_epochs=self.next_basket_epochs)
+        return config, choice

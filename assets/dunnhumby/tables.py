@@ -5,7 +5,12 @@ the customer fields are segment codes."""
 from assets.dunnhumby.partitions import WEEK
 from foundation.tables import DeltaTableSpec
 from models.dunnhumby.baskets import BASKETS_SCHEMA, SEQUENCES_SCHEMA
-from models.dunnhumby.mission_training import MISSIONS_SCHEMA, PROFILES_SCHEMA, TOP_PRODUCTS_SCHEMA
+from models.dunnhumby.mission_training import (
+    MISSIONS_SCHEMA,
+    PROFILES_SCHEMA,
+    TOP_PRODUCTS_SCHEMA,
+    WEEK_MISSIONS_SCHEMA,
+)
 from models.dunnhumby.next_basket_scoring import SCORES_SCHEMA
 from scrapers.dunnhumby.week_files import CALENDAR_SCHEMA, TRANSACTIONS_SCHEMA
 
@@ -47,6 +52,14 @@ BASKET_MISSIONS = DeltaTableSpec(
     partition_by=(WEEK,),
     keys=(WEEK, "BASKET_ID"),
     description="Every basket's LDA shopping mission and its probability.",
+)
+WEEK_MISSIONS = DeltaTableSpec(
+    "dunnhumby_week_missions",
+    WEEK_MISSIONS_SCHEMA,
+    partition_by=(WEEK,),
+    keys=(WEEK, "BASKET_ID"),
+    description="Each ingested week's baskets given missions by the published LDA (no refit, ids unchanged); "
+    "baskets of only unknown products flagged.",
 )
 MISSION_PROFILES = DeltaTableSpec(
     "dunnhumby_mission_profiles",

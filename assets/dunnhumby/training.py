@@ -1,8 +1,8 @@
 """Training: customer basket sequences, the LDA shopping missions and the next-basket model. Each retrains
 at most weekly and only after new weeks (`retrain(RETRAIN_CRON)`), or with dunnhumby_training_job."""
 
+import time
 from collections.abc import Iterator
-from dataclasses import asdict
 
 import dagster as dg
 import numpy as np
@@ -22,12 +22,17 @@ from assets.dunnhumby.tables import (
     TRANSACTIONS,
 )
 from foundation.automation import retrain
-from foundation.charts import markdown_image
-from foundation.progress import keras_progress
+from foundation.charts import bar_chart_png, markdown_image
 from foundation.resources import StorageResource
 from foundation.tables import DeltaTableSpec
 from models.dunnhumby.baskets import HISTORY_COLUMNS, customer_sequences
-from models.dunnhumby.mission_training import PROFILE_LINE_COLUMNS, dominant_mission_index_markdown, train_missions
+from models.dunnhumby.mission_training import (
+    PROFILE_LINE_COLUMNS,
+    dominant_mission_index_markdown,
+    hierarchy_levels,
+    train_missions,
+)
+from models.dunnhumby.missions import GRANULARITIES
 
 
 @dg.asset(
@@ -89,8 +94,16 @@ def dunnhumby_shopping_missions(
         "max_iter": dunnhumby_models.mission_max_iter,
         "learning_method": dunnhumby_models.mission_learning_method,
         "fit_max_baskets": dunnhumby_models.mission_fit_max_baskets,
+        "granularity": dunnhumby_models.mission_granularity,
     }
-    run = train_missions(baskets, **settings)
+    granularity = dunnhumby_models.mission_granularity
+    if granularity not in GRANULARITIES:
+        raise dg.Failure(description=f"mission_granularity {granularity!r} is not one of {sorted(GRANULARITIES)}")
+    hierarchy = None  # coarser words than products need each product's code, from the transaction lines
+    if GRANULARITIES[granularity] != "PROD_CODE":
+        lines = TRANSACTIONS.store(storage).read(columns=["PROD_CODE", GRANULARITIES[granularity]])
+        hierarchy = hierarchy_levels(pl.from_arrow(lines), granularity)
+    run = train_missions(baskets, **settings, levels=hierarchy)
     store = storage.model_store(MISSION_MODEL)
     with store.publish(context.run_id, data_versions={BASKETS.name: baskets_version}, params=settings) as draft:
         run.model.save(draft.path)  # the vectoriser travels with the LDA
@@ -130,38 +143,60 @@ def dunnhumby_shopping_missions(
 @dg.asset(
     group_name=GROUP,
     deps=[dunnhumby_customer_basket_sequences],
-    description="Embedding + BiLSTM + attention next-basket model, next to G/P/GP-TopFreq on the same split.",
+    description="The next-basket champion chosen on validation weeks among G/P/GP-TopFreq, TIFU-KNN and the "
+    "repeat/explore network; test metrics with bootstrap intervals. It may be a baseline.",
     kinds={"keras"},
-    automation_condition=retrain(RETRAIN_CRON),  # expensive Keras training: weekly at most, only after new weeks
+    automation_condition=retrain(RETRAIN_CRON),  # weekly at most, only after new weeks; preset sized to the machine
 )
 def dunnhumby_next_basket_model(
     context: dg.AssetExecutionContext, storage: StorageResource, dunnhumby_models: DunnhumbyModelsResource
 ) -> dg.MaterializeResult:
-    from models.dunnhumby.next_basket_training import split_sequences, train_next_basket  # Keras
+    from models.dunnhumby.basket_log import BasketLog
+    from models.dunnhumby.next_basket_selection import select_next_basket
 
-    config = dunnhumby_models.next_basket_config()
+    config, choice = dunnhumby_models.next_basket_config()
+    context.log.info(f"next-basket preset: {choice.reason}")
     sequences_store = SEQUENCES.store(storage)
     sequences_version = sequences_store.version() if sequences_store.exists() else None
-    split = split_sequences(sequences_store.read(columns=["CUST_CODE", "BASKETS"]), config.min_baskets)
-    if not split.customers:
+    log = BasketLog.from_sequences(sequences_store.read(columns=["CUST_CODE", "SHOP_WEEKS", "BASKETS"]))
+    needed = config.validation_weeks + config.test_weeks + 2
+    if len(log.weeks) < needed:
         raise dg.Failure(
-            description=f"no customer has {config.min_baskets} baskets yet: ingest more weeks first",
-            metadata={"min_baskets": config.min_baskets, "sequences_table_version": sequences_version},
+            description=f"{len(log.weeks)} weeks of baskets; preset {choice.preset!r} needs {needed} "
+            f"({config.validation_weeks} validation + {config.test_weeks} test + 2 training): ingest more weeks",
+            metadata={"weeks": len(log.weeks), "sequences_table_version": sequences_version},
         )
-    run = train_next_basket(
-        split, config, callbacks=[keras_progress(context.log, "next-basket model", config.batch_size)]
-    )
+    started = time.perf_counter()
+    run = select_next_basket(log, config, log_line=context.log.info)
+    seconds = round(time.perf_counter() - started, 1)
     store = storage.model_store(NEXT_BASKET_MODEL)
-    data_versions = {SEQUENCES.name: sequences_version}
-    with store.publish(context.run_id, data_versions=data_versions, params=asdict(config)) as draft:
+    params = {"preset": choice.preset, "preset_reason": choice.reason} | config.to_json()
+    with store.publish(context.run_id, data_versions={SEQUENCES.name: sequences_version}, params=params) as draft:
         run.save(draft.path)
-        draft.metrics = run.results
+        draft.metrics = run.report()
     folder = store.path(draft.version)
+    k = config.top_k
+    served = run.served.kind
     return dg.MaterializeResult(
-        metadata={"model_version": draft.version, "model_path": dg.MetadataValue.path(str(folder))}
+        metadata={
+            "model_version": draft.version,
+            "model_path": dg.MetadataValue.path(str(folder)),
+            "served_model": served + (" (a baseline: it beat every learned model on validation)"
+                                      if run.comparison.champion_is_baseline else ""),
+            "preset": choice.preset,
+            "preset_reason": choice.reason,
+            "selection_seconds": seconds,
+            "weeks": dg.MetadataValue.json(run.split.to_json()),
+        }
         | run.summary()
         | {
-            "results": dg.MetadataValue.md(run.results_markdown()),
-            "recall_plot": dg.MetadataValue.md(markdown_image(run.recall_chart(), "recall by method")),
+            "comparison": dg.MetadataValue.md(run.markdown()),
+            "test_ndcg_plot": dg.MetadataValue.md(
+                markdown_image(
+                    bar_chart_png({n: m[f"ndcg@{k}"].mean for n, m in run.comparison.test.items()},
+                                  f"test NDCG@{k} (champion on validation: {served})"),
+                    "test NDCG by candidate",
+                )
+            ),
         }
-    )
+    )  # fmt: skip

@@ -13,7 +13,7 @@ from assets.retail.automation import (
 from assets.retail.checks import (
     customer_entities_cover_every_record,
     item_item_examples_have_no_future_items,
-    two_tower_beats_most_popular,
+    retail_champion_vs_strongest_baseline,
 )
 from assets.retail.ingestion import retail_catalogue, store_customers, store_transactions
 from assets.retail.linkage import customer_entities, retail_transactions
@@ -33,7 +33,7 @@ defs = dg.Definitions(
     asset_checks=[
         customer_entities_cover_every_record,
         item_item_examples_have_no_future_items,
-        two_tower_beats_most_popular,
+        retail_champion_vs_strongest_baseline,
     ],
     jobs=[retail_store_job, retail_linkage_job, retail_entity_transactions_job, retail_training_job],
     sensors=[retail_store_sensor],

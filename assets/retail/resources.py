@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from foundation.resources import default_root_uri
+from foundation.storage.filesystems import is_remote
 from scrapers.retail.store_schema import store_keys
 from scrapers.retail.stores import StoreDatabases
 
@@ -25,9 +26,17 @@ class RetailStoresResource(dg.ConfigurableResource):
 
 
 def default_stores_resource() -> RetailStoresResource:
-    root = Path(default_root_uri()) / "landing" / LANDING_SOURCE
+    root_uri = default_root_uri()
+    root = Path(root_uri) / "landing" / LANDING_SOURCE
+    # The default stores are the demo's SQLite files under a local root; SQLite cannot live in an object store,
+    # so with an `s3://` root the store URLs must be configured (the demo passes its own).
+    defaults = (
+        {}
+        if is_remote(root_uri)
+        else {key: f"sqlite:///{root / f'{key}.sqlite'}" for key in store_keys(DEFAULT_STORES)}
+    )
     return RetailStoresResource(
-        store_urls={key: f"sqlite:///{root / f'{key}.sqlite'}" for key in store_keys(DEFAULT_STORES)},
+        store_urls=defaults,
         # Kept as an EnvVar (never a literal) so Dagster masks it; only set when the environment has it.
         password=dg.EnvVar("RETAIL_DB_PASSWORD") if os.environ.get("RETAIL_DB_PASSWORD") else None,
     )

@@ -73,7 +73,8 @@ ENTITY_TRANSACTIONS = DeltaTableSpec(
 ITEM_ITEM_EXAMPLES = TFRecordDatasetSpec(
     "retail_item_item",
     EXAMPLE_FEATURES,
-    description="Item-item sequence examples; partitions `train` and `test` (last purchase per entity).",
+    description="Item-item sequence examples; partitions `train`, `validation` and `test` (per entity the last "
+    "purchase is the test example, the one before it the validation example).",
 )
 TWO_TOWER_MODEL = "retail_two_tower"  # storage.model_store(TWO_TOWER_MODEL): versions of the saved index
 

@@ -15,6 +15,7 @@ import yaml
 from assets.sneakers.partitions import GROUP, queries_partitions, window_label
 from assets.sneakers.resources import SneakersMarketplaceResource
 from assets.sneakers.tables import IMAGES, LISTINGS, PRICE_HISTORY
+from foundation.compute import COMPUTE_RESOURCE_DEFS, ComputeResource
 from foundation.markdown import markdown_table
 from foundation.resources import REPO_ROOT, StorageResource
 from foundation.run_config import shrink_allowed
@@ -164,9 +165,13 @@ def sneaker_price_history(context: dg.AssetExecutionContext, storage: StorageRes
     deps=[sneaker_listings],
     kinds={"delta", "pillow"},
     description="Each listing image fetched once, normalised to 224x224 RGB JPEG; failures quarantined with reasons.",
+    resource_defs=COMPUTE_RESOURCE_DEFS,
 )
 def sneaker_images(
-    context: dg.AssetExecutionContext, storage: StorageResource, sneakers_marketplace: SneakersMarketplaceResource
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    sneakers_marketplace: SneakersMarketplaceResource,
+    compute: ComputeResource,
 ) -> dg.MaterializeResult:
     queries = list(context.partition_keys)
     window = Window.of("query", *queries)
@@ -178,10 +183,11 @@ def sneaker_images(
     batch = collect_images(
         wanted,
         known,
-        storage.local_path("images", "sneakers"),
+        storage.uri("images", "sneakers"),
         context.log,
         allow=sneakers_marketplace.image_allow,
         limits=sneakers_marketplace.image_limits(),
+        engine=compute.engine(),  # None: in-process; else batches of URLs on the Ray cluster
     )
     quarantine = storage.quarantine("sneaker_images", window_label(queries, 2))
     for raw, reason, location in batch.rejects:

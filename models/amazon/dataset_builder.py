@@ -3,7 +3,7 @@
 Same filters as the original, in the same order, with the same kind of report, plus an optional iterative
 k-core so that "users with at least N ratings" still holds after items were dropped:
 
-1. keep one rating per (user, item), the latest;
+1. keep one rating per (user, item), the latest (of two at the same moment, the higher);
 2. keep items whose site-wide `rating_number` (from the metadata) is above `min_ratings`;
 3. keep users with at least `min_interactions` ratings;
 4. sample `sample_n` users (0 keeps all);
@@ -54,12 +54,16 @@ def build_dataset(reviews: pl.DataFrame, items: pl.DataFrame, spec: BuildSpec) -
     counts = {"found_users": users, "found_ratings": ratings, "found_items": n_items}
 
     before = df.height
-    df = df.sort("timestamp", "parent_asin").unique(["user_id", "parent_asin"], keep="last", maintain_order=True)
+    # The rating as a last sort key makes the kept row deterministic when a user rated an item twice at the same
+    # moment (the cluster path, models/amazon/dataset_builder_daft.py, keeps the same one).
+    df = df.sort("timestamp", "parent_asin", "rating").unique(
+        ["user_id", "parent_asin"], keep="last", maintain_order=True
+    )
     if dropped := before - df.height:
         say(f"Dropped {dropped:,} repeated ratings of an item by the same user (kept the latest).")
     counts["dropped_repeats"] = dropped
 
-    popular = items.filter(pl.col("rating_number") > spec.min_ratings).select("parent_asin").unique()
+    popular = popular_items(items, spec)
     kept = df.join(popular, on="parent_asin", how="semi")
     dropped_items = df["parent_asin"].n_unique() - kept["parent_asin"].n_unique()
     say(
@@ -110,8 +114,18 @@ def build_dataset(reviews: pl.DataFrame, items: pl.DataFrame, spec: BuildSpec) -
 
     users, ratings, n_items = _shape(df) if df.height else (0, 0, 0)
     counts |= {"users": users, "ratings": ratings, "items": n_items}
-    out_items = items.join(df.select("parent_asin").unique(), on="parent_asin", how="semi").unique("parent_asin")
-    return BuildResult(df.sort("user_id", "timestamp", "parent_asin"), out_items.sort("parent_asin"), report, counts)
+    return BuildResult(df.sort("user_id", "timestamp", "parent_asin"), dataset_items(items, df), report, counts)
+
+
+def popular_items(items: pl.DataFrame, spec: BuildSpec) -> pl.DataFrame:
+    """parent_asin of the items rated more than `min_ratings` times site-wide."""
+    return items.filter(pl.col("rating_number") > spec.min_ratings).select("parent_asin").unique()
+
+
+def dataset_items(items: pl.DataFrame, ratings: pl.DataFrame) -> pl.DataFrame:
+    """The metadata of the items left in `ratings`, one row per item."""
+    kept = items.join(ratings.select("parent_asin").unique(), on="parent_asin", how="semi")
+    return kept.unique("parent_asin").sort("parent_asin")
 
 
 def _drop_light_users(df: pl.DataFrame, min_interactions: int) -> tuple[pl.DataFrame, int, int]:

@@ -3,7 +3,8 @@
 Plain server-rendered HTML (no JavaScript needed): a FastAPI app on uvicorn (`foundation.web`: limits, JSON
 errors), whose one parameter, `user`, is bounded to `MAX_USER_CHARS`. The models are the
 ones the pipeline evaluates, fitted on the same training split, so a held-out item appearing in a top-10 list
-(highlighted) is exactly a hit that Recall@10 counts. `storefront serve amazon --tag T` loads the tag and
+(highlighted) is exactly a hit that Recall@10 counts. The champion chosen on validation (`amazon_model_comparison`)
+comes first and the page says which it is, baseline or not. `storefront serve amazon --tag T` loads the tag and
 serves it (pipelines/commands/amazon_ui.py).
 """
 
@@ -40,23 +41,44 @@ class RecommendationsApp:
     titles: dict[str, str]
     models: dict[str, Recommender] = field(default_factory=dict)
     users: list[str] = field(default_factory=list)
+    champion: str | None = None  # the validation champion: shown first, as the served recommendations
+    champion_is_baseline: bool = False
 
     @classmethod
     def build(
-        cls, tag: str, split: Split, titles: dict[str, str], models: dict[str, Recommender]
+        cls,
+        tag: str,
+        split: Split,
+        titles: dict[str, str],
+        models: dict[str, Recommender],
+        champion: str | None = None,
+        champion_is_baseline: bool = False,
     ) -> RecommendationsApp:
-        """The page for fitted `models`; the user list is the 200 busiest test users (most training ratings)."""
+        """The page for fitted `models` (the champion's first); the user list is the 200 busiest test users (most
+        training ratings)."""
         activity = np.diff(split.train.matrix.indptr)
         tested = np.array(sorted(split.test), dtype=np.int64)
         busiest = tested[np.argsort(-activity[tested], kind="stable")][:200]
-        return cls(tag, split, titles, models, [str(split.train.user_ids[u]) for u in busiest])
+        if champion is not None:
+            if champion not in models:
+                raise ValueError(f"the champion {champion!r} is not among the page's models {sorted(models)}")
+            models = {champion: models[champion]} | {n: m for n, m in models.items() if n != champion}
+        users = [str(split.train.user_ids[u]) for u in busiest]
+        return cls(tag, split, titles, models, users, champion, champion_is_baseline)
+
+    def served_text(self) -> str:
+        if self.champion is None:
+            return "No champion chosen yet (run amazon_model_comparison): every model is shown alike."
+        kind = "a baseline, which beat every learned model" if self.champion_is_baseline else "a learned model"
+        return f"Served: {self.champion} ({kind}), the best on the validation split by NDCG@10."
 
     def render(self, user: str | None) -> str:
         options = "".join(
             f'<option value="{html.escape(u)}"{" selected" if u == user else ""}>{html.escape(u)}</option>'
             for u in self.users
         )
-        body = self._user_section(user) if user else "<p>Pick a user.</p>"
+        served = f'<p id="served-by">{html.escape(self.served_text())}</p>'
+        body = served + (self._user_section(user) if user else "<p>Pick a user.</p>")
         return PAGE.format(tag=html.escape(self.tag), options=options, body=body)
 
     def _title(self, item: str) -> str:
@@ -84,7 +106,8 @@ class RecommendationsApp:
                 f"<td>{rank}</td><td>{self._title(item)}</td></tr>"
                 for rank, item in enumerate(model.recommend(user, k=10, exclude_seen=True), start=1)
             )
-            parts.append(f'<table class="recs" id="recs-{name}"><tr><th colspan="2">{name}</th></tr>{rows}</table>')
+            title = f"{name} (served champion)" if name == self.champion else name
+            parts.append(f'<table class="recs" id="recs-{name}"><tr><th colspan="2">{title}</th></tr>{rows}</table>')
         parts.append("</div>")
         return "".join(parts)
 

@@ -37,13 +37,23 @@ class Interactions:
         return int(rows[0])
 
 
+PROTOCOLS = ("temporal_leave_last_out", "global_time")
+
+
 @dataclass
 class Split:
+    """`train` (what serving and the test scores use) and the held-out `test` items; `validation` is the same
+    protocol applied once more inside `train` (its own, smaller train and held-out items), on which the champion
+    is chosen before test is looked at."""
+
     train: Interactions
     test: dict[int, list[int]]  # user row -> held-out item columns
     seed: int = 0  # of the tie-break draw
     tied_users: int = 0  # test users whose latest timestamp is shared by two or more of their ratings
     min_rating: float | None = None  # ratings below it were not positives (None: every rating is one)
+    validation: Split | None = None
+    protocol: str = "temporal_leave_last_out"
+    cut: str | None = None  # global_time: the first held-out timestamp (ISO)
 
     @property
     def tied_share(self) -> float:
@@ -51,8 +61,27 @@ class Split:
         return self.tied_users / len(self.test) if self.test else 0.0
 
 
-def temporal_leave_last_out(ratings: pl.DataFrame, seed: int = 0, min_rating: float | None = None) -> Split:
-    """Per user, the latest rating is held out; users with one rating only train.
+def make_split(
+    ratings: pl.DataFrame,
+    protocol: str = "temporal_leave_last_out",
+    seed: int = 0,
+    min_rating: float | None = None,
+    test_share: float = 0.1,
+    validation_share: float = 0.1,
+) -> Split:
+    """The split of `protocol` (`PROTOCOLS`) with its validation split inside the training part."""
+    if protocol == "temporal_leave_last_out":
+        return temporal_leave_last_out(ratings, seed, min_rating)
+    if protocol == "global_time":
+        return global_time_split(ratings, test_share, validation_share, seed, min_rating)
+    raise ValueError(f"unknown split protocol {protocol!r}; choose one of {PROTOCOLS}")
+
+
+def temporal_leave_last_out(
+    ratings: pl.DataFrame, seed: int = 0, min_rating: float | None = None, validation: bool = True
+) -> Split:
+    """Per user, the latest rating is held out; users with one rating only train. The validation split holds out
+    each user's latest rating of the remaining training ratings the same way.
 
     When several of a user's latest ratings share a timestamp (common: bulk ratings), the held-out one is a
     seeded random draw among them, not the one with the highest or lowest item id: item ids can correlate with
@@ -83,17 +112,98 @@ def temporal_leave_last_out(ratings: pl.DataFrame, seed: int = 0, min_rating: fl
     held = (pl.col("pos") == pl.col("n") - 1) & (pl.col("n") >= 2)
     train = df.filter(~held)
     test = df.filter(held)
-    matrix = sp.csr_matrix(
-        (np.ones(train.height, np.float32), (train["u"].to_numpy(), train["i"].to_numpy())),
-        shape=(users.size, items.size),
-    )
-    matrix.data[:] = 1.0  # duplicates collapse to one interaction
+    inner = None
+    if validation:  # the same rule inside the training ratings (same ids: rows and columns line up)
+        inner = temporal_leave_last_out(
+            ratings.join(test.select("user_id", "parent_asin"), on=["user_id", "parent_asin"], how="anti"),
+            seed,
+            None,
+            validation=False,
+        )
+        inner = _reindexed(inner, users, items)
     return Split(
-        Interactions(matrix, users, items),
+        Interactions(_matrix(train, users.size, items.size), users, items),
         {int(u): [int(i)] for u, i in zip(test["u"].to_numpy(), test["i"].to_numpy(), strict=True)},
         seed=seed,
         tied_users=int((test["at_latest"] > 1).sum()),
         min_rating=min_rating,
+        validation=inner,
+    )
+
+
+def _matrix(pairs: pl.DataFrame, n_users: int, n_items: int) -> sp.csr_matrix:
+    matrix = sp.csr_matrix(
+        (np.ones(pairs.height, np.float32), (pairs["u"].to_numpy(), pairs["i"].to_numpy())), shape=(n_users, n_items)
+    )
+    matrix.data[:] = 1.0  # duplicates collapse to one interaction
+    return matrix
+
+
+def _reindexed(split: Split, users: np.ndarray, items: np.ndarray) -> Split:
+    """`split` (made on a subset of the ratings) on the full user and item ids, so its models score the same
+    catalogue and its user rows are the outer split's."""
+    user_row = np.searchsorted(users, split.train.user_ids)
+    item_col = np.searchsorted(items, split.train.item_ids)
+    coo = split.train.matrix.tocoo()
+    matrix = sp.csr_matrix(
+        (coo.data, (user_row[coo.row], item_col[coo.col])), shape=(users.size, items.size), dtype=np.float32
+    )
+    test = {int(user_row[u]): [int(item_col[i]) for i in held] for u, held in split.test.items()}
+    return Split(
+        Interactions(matrix, users, items),
+        test,
+        seed=split.seed,
+        tied_users=split.tied_users,
+        min_rating=split.min_rating,
+        protocol=split.protocol,
+        cut=split.cut,
+    )
+
+
+def global_time_split(
+    ratings: pl.DataFrame,
+    test_share: float = 0.1,
+    validation_share: float = 0.1,
+    seed: int = 0,
+    min_rating: float | None = None,
+) -> Split:
+    """One time cut for everybody: the latest `test_share` of ratings are held out, and each user with ratings on
+    both sides of the cut is a test user whose held-out items are all of theirs after it (items already rated
+    before are not held out again). Unlike leave-last-out, no training rating is later than any held-out one, so
+    other users' later ratings cannot train the model. The validation split cuts the training ratings again
+    (the latest `validation_share / (1 - test_share)` of them)."""
+    if min_rating is not None:
+        ratings = ratings.filter(pl.col("rating") >= min_rating)
+    users = np.sort(ratings["user_id"].unique().to_numpy())
+    items = np.sort(ratings["parent_asin"].unique().to_numpy())
+    df = ratings.select("user_id", "parent_asin", "timestamp").with_columns(
+        pl.col("user_id").replace_strict(users, np.arange(users.size)).alias("u"),
+        pl.col("parent_asin").replace_strict(items, np.arange(items.size)).alias("i"),
+    )
+    test_cut = df["timestamp"].quantile(1.0 - test_share, interpolation="lower")
+    before = df.filter(pl.col("timestamp") < test_cut)
+    inner_share = validation_share / max(1e-9, 1.0 - test_share)
+    validation_cut = before["timestamp"].quantile(1.0 - inner_share, interpolation="lower") if before.height else None
+    inner = _cut(before, users, items, validation_cut, seed, min_rating) if validation_cut is not None else None
+    split = _cut(df, users, items, test_cut, seed, min_rating)
+    split.validation = inner
+    return split
+
+
+def _cut(
+    df: pl.DataFrame, users: np.ndarray, items: np.ndarray, cut: Any, seed: int, min_rating: float | None
+) -> Split:
+    train = df.filter(pl.col("timestamp") < cut)
+    later = df.filter(pl.col("timestamp") >= cut).join(train.select("u", "i"), on=["u", "i"], how="anti")
+    later = later.filter(pl.col("u").is_in(train["u"].unique().implode()))  # users the model has seen
+    test = later.group_by("u").agg(pl.col("i").unique().sort()).sort("u")
+    return Split(
+        Interactions(_matrix(train, users.size, items.size), users, items),
+        {int(u): [int(i) for i in held] for u, held in zip(test["u"].to_list(), test["i"].to_list(), strict=True)},
+        seed=seed,
+        min_rating=min_rating,
+        protocol="global_time",
+        cut=str(cut),
     )
 
 

@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from foundation.progress import Progress, keras_progress
-from foundation.ranking_metrics import evaluate
+from foundation.ranking_metrics import evaluate_per_user
 from models.amazon.recommenders import (
     EASERecommender,
     ItemKNNRecommender,
@@ -22,6 +24,10 @@ from models.amazon.recommenders import (
 )
 
 MODEL_NAMES = ("random", "popular", "item_knn", "ease", "autoencoder")
+# The autoencoder's hidden width per preset (`foundation.hardware.choose_preset`; measured in docs/amazon.md): the only
+# model here whose training time grows with a size setting.
+AUTOENCODER_PRESETS = {"small": 200, "full": 600}
+CPU_PRESET, GPU_PRESET = "small", "full"
 REPORTED_METRICS = ("recall@10", "recall@50", "ndcg@10", "ndcg@50", "map@10", "hit_rate@10", "mrr", "coverage@10")
 
 
@@ -57,25 +63,51 @@ def make_recommender(
     raise ValueError(f"unknown model {name!r}; known: {MODEL_NAMES}")
 
 
-def train_and_evaluate(
-    model: Recommender, split: Split, name: str, tag: str, folder: Path, log: Any = None
-) -> dict[str, Any]:
-    """Fit on the training split, rank every test user over the full catalogue, and write `metrics.json` (and
-    the saved model, for models that save one) into `folder`; returns the report."""
+PER_USER_FILE = "per_user.npz"  # per-user validation and test metrics, for the comparison's bootstrap
+PER_USER_METRICS = ("ndcg@10", "recall@10", "hit_rate@10", "map@10")
+
+
+def _fit_and_score(model: Recommender, split: Split, name: str, what: str, log: Any) -> tuple[dict, dict, float]:
     interactions = int(split.train.matrix.nnz)
     started = time.perf_counter()
-    with Progress(log, f"{name}: training interactions fitted", interactions) as fitting:
+    with Progress(log, f"{name}: {what} training interactions fitted", interactions) as fitting:
         model.fit(split.train)
         fitting.advance(interactions)
     fitted = time.perf_counter()
-    with Progress(log, f"{name}: test users ranked over the full catalogue", len(split.test)) as ranking:
-        metrics = evaluate(model, split.train.matrix, split.test)
+    with Progress(log, f"{name}: {what} users ranked over the full catalogue", len(split.test)) as ranking:
+        metrics, per_user = evaluate_per_user(model, split.train.matrix, split.test)
         ranking.advance(len(split.test))
+    return metrics, per_user, fitted - started
+
+
+def train_and_evaluate(
+    model: Recommender,
+    split: Split,
+    name: str,
+    tag: str,
+    folder: Path,
+    log: Any = None,
+    validation_model: Recommender | None = None,
+) -> dict[str, Any]:
+    """Fit `validation_model` (a fresh copy of `model`) on the validation split's training part and score its
+    held-out users, then fit `model` on the training split and rank every test user over the full catalogue;
+    write `metrics.json`, the per-user scores (`per_user.npz`) and the saved model, for models that save one,
+    into `folder`; returns the report."""
+    per_user_parts: dict[str, np.ndarray] = {}
+    validation_metrics = None
+    if validation_model is not None and split.validation is not None:
+        validation_metrics, per_user, _ = _fit_and_score(validation_model, split.validation, name, "validation", log)
+        per_user_parts |= {f"validation/{m}": per_user[m] for m in PER_USER_METRICS}
+    metrics, per_user, fit_seconds = _fit_and_score(model, split, name, "test", log)
+    fitted = time.perf_counter()
+    per_user_parts |= {f"test/{m}": per_user[m] for m in PER_USER_METRICS}
+    np.savez(Path(folder) / PER_USER_FILE, **per_user_parts)
     report = {
         "model": name,
         "tag": tag,
         "metrics": metrics,
-        "fit_seconds": fitted - started,
+        "validation_metrics": validation_metrics,
+        "fit_seconds": fit_seconds,
         "eval_seconds": time.perf_counter() - fitted,
         "users": int(split.train.matrix.shape[0]),
         "items": int(split.train.n_items),
@@ -95,7 +127,9 @@ def train_and_evaluate(
 def split_settings(split: Split) -> dict[str, Any]:
     """The split protocol of a report: reports are comparable only when these agree."""
     return {
-        "protocol": "temporal_leave_last_out",
+        "protocol": split.protocol,
+        "cut": split.cut,
+        "validation_users": len(split.validation.test) if split.validation else 0,
         "tie_break_seed": split.seed,
         "min_rating": split.min_rating,
         "users": int(split.train.matrix.shape[0]),

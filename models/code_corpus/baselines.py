@@ -71,6 +71,13 @@ class CharNGram:
             p = (followers.get(symbol, 0) + distinct * p) / (total + distinct)
         return p
 
+    def position_bits(self, ids: np.ndarray) -> np.ndarray:
+        """-log2 P(ids[i] | the previous order-1 ids) at every position (per-window scores for a bootstrap)."""
+        seq = ids.tolist()
+        return np.array(
+            [-math.log2(self.prob(seq[max(0, i - self.order + 1) : i], s)) for i, s in enumerate(seq)], dtype=np.float64
+        )
+
     def distribution(self, history: list[int]) -> np.ndarray:
         """P(every symbol | history): `prob` for the whole vocabulary at once (for top-k)."""
         p = np.full(self.vocab_size, 1.0 / self.vocab_size)
@@ -82,14 +89,18 @@ class CharNGram:
 
 
 def ngram(
-    train_ids: np.ndarray, test_ids: np.ndarray, vocab_size: int, order: int = 6, topk_positions: int = 20_000
+    train_ids: np.ndarray,
+    test_ids: np.ndarray,
+    vocab_size: int,
+    order: int = 6,
+    topk_positions: int = 20_000,
+    fitted: CharNGram | None = None,
 ) -> BaselineScores:
-    """Bits per char over all test positions; top-1/top-5 over the first `topk_positions` (full distributions)."""
-    model = CharNGram(order, vocab_size).fit(train_ids)
+    """Bits per char over all test positions; top-1/top-5 over the first `topk_positions` (full distributions).
+    `fitted`: the n-gram already counted on `train_ids` (counting takes a while)."""
+    model = fitted or CharNGram(order, vocab_size).fit(train_ids)
     seq = test_ids.tolist()
-    bits = 0.0
-    for i, symbol in enumerate(seq):
-        bits -= math.log2(model.prob(seq[max(0, i - order + 1) : i], symbol))
+    bits = float(model.position_bits(test_ids).sum())
     top1 = top5 = 0
     n = min(len(seq), topk_positions)
     for i in range(n):

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from models.code_corpus.model import context_limit
 from models.code_corpus.vocab import CharVocabulary
 
 Stop = Literal["line", "block", "none"]
@@ -50,7 +51,9 @@ def _should_stop(prompt: str, generated: str, stop: Stop) -> bool:
     if stop == "none" or not generated:
         return False
     if stop == "line":
-        return generated.endswith("\n")
+        # The end of the first line with something on it: after a complete line (`with open(p) as f:`) the
+        # next character is a newline, and stopping there would propose nothing; the next line is the proposal.
+        return generated.endswith("\n") and bool(generated.strip())
     # block: a blank line, or a new non-blank line indented less than the line the prompt ended on
     if generated.endswith("\n\n"):
         return True
@@ -80,8 +83,9 @@ def complete(model: keras.Model, vocab: CharVocabulary, request: CompletionReque
     ids = list(vocab.encode(request.prompt)) or [vocab.eof_id]
     out: list[str] = []
     step = _next_logits(model)
+    context = min(request.context_chars, context_limit(model) or request.context_chars)
     for _ in range(request.max_chars):
-        window = np.array([ids[-request.context_chars :]], dtype=np.int32)
+        window = np.array([ids[-context:]], dtype=np.int32)
         logits = step(window).numpy()[0].astype(np.float64)
         logits[[vocab.pad_id, vocab.unk_id]] = -np.inf  # never emit padding or unknown
         if request.temperature <= 0:

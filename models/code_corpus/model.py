@@ -34,14 +34,56 @@ from models.code_corpus.config import CharRNNConfig  # noqa: E402
 from models.code_corpus.vocab import CharVocabulary  # noqa: E402
 
 
+@keras.saving.register_keras_serializable(package="storefront")
+class PositionEmbedding(keras.layers.Layer):
+    """Learned position vectors added to the character embeddings; inputs longer than `max_len` keep their last
+    `max_len` positions' meaning undefined, so callers cut the context to `max_len` (see `context_limit`)."""
+
+    def __init__(self, max_len: int, dim: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_len, self.dim = max_len, dim
+        self.positions = keras.layers.Embedding(max_len, dim)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return x + self.positions(keras.ops.arange(keras.ops.shape(x)[1]))[None]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "max_len": self.max_len, "dim": self.dim}
+
+
+def _transformer_block(x: tf.Tensor, config: CharRNNConfig, i: int) -> tf.Tensor:
+    """Pre-norm causal self-attention and a 4x feed-forward, both residual (GPT-2 style)."""
+    h = keras.layers.LayerNormalization(epsilon=1e-5, name=f"attention_norm_{i}")(x)
+    h = keras.layers.MultiHeadAttention(
+        config.attention_heads, config.units // config.attention_heads, dropout=config.dropout, name=f"attention_{i}"
+    )(h, h, use_causal_mask=True)
+    x = x + keras.layers.Dropout(config.dropout, name=f"attention_dropout_{i}")(h)
+    h = keras.layers.LayerNormalization(epsilon=1e-5, name=f"feed_forward_norm_{i}")(x)
+    h = keras.layers.Dense(4 * config.units, activation="gelu", name=f"feed_forward_in_{i}")(h)
+    h = keras.layers.Dense(config.units, name=f"feed_forward_out_{i}")(h)
+    return x + keras.layers.Dropout(config.dropout, name=f"feed_forward_dropout_{i}")(h)
+
+
 def build_model(config: CharRNNConfig) -> keras.Model:
+    """`config.architecture`: "lstm" (the original), "gru" (same stack with GRU cells) or "transformer"."""
     keras.utils.set_random_seed(config.seed)
     inputs = keras.Input(shape=(None,), dtype="int32", name="chars")
     x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, name="embedding")(inputs)
-    for i in range(config.layers):
-        x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
-        if config.dropout:
-            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    if config.architecture == "transformer":
+        if config.embedding_dim != config.units:
+            raise ValueError("a transformer's embedding_dim must equal its width (units)")
+        x = PositionEmbedding(config.seq_len, config.units, name="positions")(x)
+        for i in range(config.layers):
+            x = _transformer_block(x, config, i)
+        x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
+    elif config.architecture in ("lstm", "gru"):
+        cell = keras.layers.LSTM if config.architecture == "lstm" else keras.layers.GRU
+        for i in range(config.layers):
+            x = cell(config.units, return_sequences=True, name=f"{config.architecture}_{i}")(x)
+            if config.dropout:
+                x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    else:
+        raise ValueError(f"unknown architecture {config.architecture!r}: lstm, gru or transformer")
     logits = keras.layers.Dense(config.vocab_size, name="next_char_logits")(x)
     model = keras.Model(inputs, logits, name="char_rnn")
     model.compile(
@@ -117,9 +159,14 @@ def train(
     )
     val_ds = char_dataset(validation_uri, config.batch_size, shuffle=False, max_examples=max_validation_examples)
 
+    # CPU-seconds of this process (all threads), cumulated across resumes: the x axis of the bits/char curve.
+    cpu_before = history[-1].get("cpu_seconds", 0.0) if history else 0.0
+    cpu_started = time.process_time()
+
     class _Record(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            history.append({k: float(v) for k, v in (logs or {}).items()} | {"epoch": epoch + 1})
+            cpu = cpu_before + time.process_time() - cpu_started
+            history.append({k: float(v) for k, v in (logs or {}).items()} | {"epoch": epoch + 1, "cpu_seconds": cpu})
             history_path.write_text(json.dumps(history, indent=1))
 
     started = time.perf_counter()
@@ -210,6 +257,27 @@ def evaluate(
         count += t.size
     nats_per_char = nats / max(count, 1)
     return ModelScores(nats_per_char, nats_per_char / math.log(2), top1 / max(count, 1), top5 / max(count, 1), count)
+
+
+def window_bits(
+    model: keras.Model, manifest_uri: str, batch_size: int = 64, max_examples: int | None = None
+) -> np.ndarray:
+    """Mean bits per character of every window of a split, in file order (the units a bootstrap resamples)."""
+    out = []
+    for inputs, targets in char_dataset(manifest_uri, batch_size, shuffle=False, max_examples=max_examples):
+        logits = model(inputs, training=False).numpy().astype(np.float64)
+        t = targets.numpy()
+        picked = np.take_along_axis(logits - _logsumexp(logits), t[..., None], axis=-1)[..., 0]
+        out.append(-picked.mean(axis=1) / math.log(2))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def context_limit(model: keras.Model) -> int | None:
+    """How many characters of context the model can take (a transformer's positions), None when unbounded."""
+    try:
+        return int(model.get_layer("positions").max_len)
+    except ValueError:
+        return None
 
 
 def _logsumexp(x: np.ndarray) -> np.ndarray:

@@ -37,7 +37,8 @@ PAGE = """<!doctype html>
 </style></head>
 <body>
 <h1>Code completion</h1>
-<p>Type Python; a character-level LSTM proposes how the line goes on.</p>
+<p>Type Python; a character-level language model proposes how the line goes on (or the next line, after a
+complete one).</p>
 <textarea id="code" spellcheck="false" autofocus placeholder="def main("></textarea>
 <label>temperature <input id="temperature" type="number" min="0" max="2" step="0.1" value="0"></label>
 <label>stop at <select id="stop"><option value="line">end of line</option><option value="block">end of block</option>
@@ -57,6 +58,12 @@ async function ask() {
                                              body: JSON.stringify(body)});
   const data = await response.json();
   if (ticket !== sent) return;  // a newer request is in flight: keep only the latest answer
+  if (response.ok && data.nothing_proposed) {  // an empty box would look like a page that does not work
+    out.textContent = "";
+    out.dataset.state = "nothing";
+    status.textContent = `the model proposes nothing here (it would end the text or add only blank space; ${data.milliseconds} ms)`;
+    return;
+  }
   out.textContent = data.completion ?? data.error;
   out.dataset.state = response.ok ? "ready" : "error";
   status.textContent = response.ok ? `completed in ${data.milliseconds} ms` : "error";
@@ -83,6 +90,7 @@ class CompleteBody(BaseModel):
 class CompleteAnswer(BaseModel):
     completion: str
     milliseconds: int
+    nothing_proposed: bool = Field(description="true when the completion is empty or only white space")
 
 
 class CompletionService:
@@ -133,7 +141,11 @@ class CompletionService:
         started = time.perf_counter()
         with self._lock:
             text = complete(self.model, self.vocab, request)
-        return CompleteAnswer(completion=text, milliseconds=round(1000 * (time.perf_counter() - started)))
+        return CompleteAnswer(
+            completion=text,
+            milliseconds=round(1000 * (time.perf_counter() - started)),
+            nothing_proposed=not text.strip(),
+        )
 
     def handle(self, raw: dict[str, Any]) -> dict[str, Any]:
         """What `POST /complete` answers to `raw` (pydantic.ValidationError when the server would answer 422)."""

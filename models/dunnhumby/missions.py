@@ -23,33 +23,64 @@ if TYPE_CHECKING:
     from sklearn.decomposition import LatentDirichletAllocation
 
 
+# A line's word at each granularity: the product itself or one of its hierarchy codes (transaction columns).
+GRANULARITIES = {
+    "product": "PROD_CODE",
+    "class": "PROD_CODE_10",
+    "department": "PROD_CODE_20",
+    "division": "PROD_CODE_40",
+}
+
+
 @dataclass
 class BasketVectorizer:
-    """Product vocabulary fixed at fit time; quantities are capped so one bulk buy does not dominate."""
+    """Vocabulary fixed at fit time; quantities are capped so one bulk buy does not dominate.
+
+    At a coarser `granularity` than "product" each line counts as its product's hierarchy code, looked up in
+    `levels` (PROD_CODE -> code, saved with the model); a product the lookup lacks is unknown, like a product
+    outside a product vocabulary.
+    """
 
     max_quantity: int = 10
     vocabulary: dict[str, int] = field(default_factory=dict)
+    granularity: str = "product"  # class defaults: models pickled before these fields load as product models
+    levels: dict[str, str] | None = None
 
-    def fit(self, products: Sequence[Sequence[str]]) -> BasketVectorizer:
-        codes = sorted({p for basket in products for p in basket})
-        self.vocabulary = {code: i for i, code in enumerate(codes)}
+    def __post_init__(self) -> None:
+        if self.granularity not in GRANULARITIES:
+            raise ValueError(f"granularity {self.granularity!r} is not one of {sorted(GRANULARITIES)}")
+
+    def word(self, product: str) -> str | None:
+        """The vocabulary word a line of this product counts as (None: no code known for it)."""
+        if self.granularity == "product":
+            return product
+        return (self.levels or {}).get(product)
+
+    def fit(self, products: Sequence[Sequence[str]], levels: dict[str, str] | None = None) -> BasketVectorizer:
+        if self.granularity != "product":
+            if not levels:
+                raise ValueError(f"granularity {self.granularity!r} needs the PROD_CODE -> code lookup (levels)")
+            self.levels = dict(levels)
+        words = {self.word(p) for basket in products for p in basket} - {None}
+        self.vocabulary = {word: i for i, word in enumerate(sorted(words))}  # type: ignore[arg-type]
         return self
 
     def transform(self, products: Sequence[Sequence[str]], quantities: Sequence[Sequence[int]]) -> sp.csr_matrix:
         rows, cols, values = [], [], []
         for row, (basket, counts) in enumerate(zip(products, quantities, strict=True)):
             for product, quantity in zip(basket, counts, strict=True):
-                column = self.vocabulary.get(product)
+                column = self.vocabulary.get(self.word(product))  # type: ignore[arg-type]
                 if column is not None:
                     rows.append(row)
                     cols.append(column)
                     values.append(min(int(quantity), self.max_quantity))
         matrix = sp.csr_matrix((values, (rows, cols)), shape=(len(products), len(self.vocabulary)), dtype=np.float64)
-        matrix.sum_duplicates()
+        matrix.sum_duplicates()  # the cap is per line: a coarse word counts the items of all its products
         return matrix
 
     @property
     def products(self) -> list[str]:
+        """The vocabulary in column order (product codes, or hierarchy codes at a coarser granularity)."""
         return sorted(self.vocabulary, key=self.vocabulary.__getitem__)
 
 
@@ -72,9 +103,12 @@ class MissionModel:
     def assign(
         self, products: Sequence[Sequence[str]], quantities: Sequence[Sequence[int]]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Each basket's mission and the probability of it."""
-        theta = self.mission_distribution(products, quantities)
-        return theta.argmax(axis=1), theta.max(axis=1)
+        """Each basket's mission and the probability of it; a basket without any product of the vocabulary
+        has mission -1 and probability NaN (LDA would give it the prior: mission 0 at 1/k)."""
+        counts = self.vectorizer.transform(products, quantities)
+        theta = self.lda.transform(counts)
+        known = np.asarray(counts.sum(axis=1)).ravel() > 0
+        return np.where(known, theta.argmax(axis=1), -1), np.where(known, theta.max(axis=1), np.nan)
 
     def top_products(self, n: int = 10) -> pl.DataFrame:
         weights = self.lda.components_ / self.lda.components_.sum(axis=1, keepdims=True)
@@ -109,10 +143,13 @@ def fit_missions(
     holdout_share: float = 0.2,
     learning_method: str = "online",
     seed: int = 0,
+    granularity: str = "product",
+    levels: dict[str, str] | None = None,
 ) -> MissionModel:
-    """Fit LDA for every k in the grid on training baskets; keep the k with the lowest held-out perplexity."""
+    """Fit LDA for every k in the grid on training baskets; keep the k with the lowest held-out perplexity.
+    Words are products or, at another `granularity`, their hierarchy codes from `levels` (PROD_CODE -> code)."""
     started = time.perf_counter()
-    vectorizer = BasketVectorizer().fit(products)
+    vectorizer = BasketVectorizer(granularity=granularity).fit(products, levels)
     counts = vectorizer.transform(products, quantities)
     counts = counts[np.asarray(counts.sum(axis=1)).ravel() > 0]
     order = np.random.default_rng(seed).permutation(counts.shape[0])
@@ -150,6 +187,35 @@ def agreement(missions: np.ndarray, labels: Sequence[str | int], seed: int = 0) 
         "nmi": float(normalized_mutual_info_score(labels, missions)),
         "random_nmi": float(normalized_mutual_info_score(labels, shuffled)),
     }
+
+
+def npmi_coherence(top_words: Sequence[Sequence[int]] | np.ndarray, counts: sp.csr_matrix) -> np.ndarray:
+    """Each topic's mean NPMI over pairs of its top words, with baskets as the co-occurrence window
+    (Bouma 2009; NPMI = log(p(i,j) / (p(i) p(j))) / -log p(i,j), -1 for a pair never seen together).
+
+    `top_words` holds each topic's column indices, `counts` the (held-out) baskets x vocabulary matrix.
+    Hand-written because gensim's CoherenceModel("c_npmi") slides a 10-token window over ordered texts (a
+    basket has no order) and tokenises Python lists word by word; a sparse product counts every pair at once.
+    """
+    present = (counts > 0).astype(np.float64).tocsc()
+    n = counts.shape[0]
+    scores = np.zeros(len(top_words))
+    for topic, words in enumerate(top_words):
+        sub = present[:, list(words)]
+        joint = np.asarray((sub.T @ sub).todense()) / n
+        single = np.diag(joint)
+        values = []
+        for a in range(len(words)):
+            for b in range(a + 1, len(words)):
+                p_ab = joint[a, b]
+                if p_ab <= 0:
+                    values.append(-1.0)
+                elif p_ab >= 1:
+                    values.append(1.0)  # both words in every basket: perfectly associated
+                else:
+                    values.append(float(np.log(p_ab / (single[a] * single[b])) / -np.log(p_ab)))
+        scores[topic] = float(np.mean(values)) if values else float("nan")
+    return scores
 
 
 PROFILE_ATTRIBUTES = (
@@ -208,4 +274,9 @@ def mission_profiles(baskets: pl.DataFrame, lines: pl.DataFrame | None = None) -
 
 
 def describe(model: MissionModel) -> dict[str, Any]:
-    return {"k": model.k, "perplexity_by_k": model.perplexity_by_k, "fit_seconds": round(model.fit_seconds, 2)}
+    return {
+        "k": model.k,
+        "granularity": model.vectorizer.granularity,
+        "perplexity_by_k": model.perplexity_by_k,
+        "fit_seconds": round(model.fit_seconds, 2),
+    }

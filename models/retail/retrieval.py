@@ -1,17 +1,21 @@
-"""Training and evaluating the two-tower model next to strong simple baselines: what `two_tower_model` runs.
+"""Training the two-tower model and choosing the served champion among it and strong simple baselines: what
+`two_tower_model` runs.
 
-Every method ranks the full catalogue for each held-out last purchase (`single_target_metrics` over
-`TOP_K`): most-popular, last-item transition and co-occurrence counts from the training examples, then the
-two-tower model trained on the same examples. `RetrievalRun` holds the trained index and the figures;
-`save` writes the index (`two_tower.save_index`) with a `report.json` of them. Keras is loaded only when a
-model is trained, so importing this module stays cheap.
+Every candidate ranks the full catalogue for each held-out purchase (`single_target_per_query` over `TOP_K`):
+most-popular, last-item transition and co-occurrence counts from the training examples, then the two-tower
+model trained on the same examples. All are scored on the validation split, and the best by validation
+NDCG@10 is the champion, the model the shop serves, baselines included (`foundation.model_selection`). Test
+metrics are computed once for every candidate, with bootstrap 95% intervals over held-out purchases (one per
+customer entity per split, so this resamples customers). `RetrievalRun.save` writes the two-tower index, the
+baselines' counts and a `report.json` naming the champion. Keras is loaded only when a model is trained, so
+importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,15 +24,19 @@ import pandas as pd
 
 from foundation.charts import bar_chart_png, markdown_image
 from foundation.markdown import markdown_table
-from foundation.ranking_metrics import single_target_metrics, top_k_by_partition
+from foundation.model_selection import Comparison, compare_candidates
+from foundation.ranking_metrics import rank_top_k, single_target_per_query
 from models.retail.config import TwoTowerConfig
-from models.retail.sequences import TOP_K, Catalogue, cooccurrence_scores, most_popular_scores, transition_scores
+from models.retail.sequences import BASELINES, TOP_K, Catalogue, CountBaselines
+from models.retail.serving import BASELINES_FILE
 
 if TYPE_CHECKING:
     from models.retail.two_tower import CatalogueFeatures
 
 MODEL = "two_tower"
-METRICS = {"HitRate@10": "hit_rate@10", "Recall@10": "recall@10", "NDCG@10": "ndcg@10", "MRR@10": "mrr@10"}
+CANDIDATES = (*BASELINES, MODEL)  # baselines first: a validation tie goes to the simpler model
+SELECTION_METRIC = "ndcg@10"
+METRICS = {"HitRate@10": "hit_rate@10", "NDCG@10": "ndcg@10", "MRR@10": "mrr@10"}
 
 
 def catalogue_features(catalogue: pd.DataFrame) -> CatalogueFeatures:
@@ -44,124 +52,175 @@ def catalogue_features(catalogue: pd.DataFrame) -> CatalogueFeatures:
     )
 
 
-def ranked(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Full-catalogue ranking metrics of `scores` [queries, items] against label positions."""
-    return single_target_metrics(top_k_by_partition(np.asarray(scores), TOP_K), labels, digits=4)
+def per_query(scores: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per held-out purchase: full-catalogue ranking metrics of `scores` [queries, items] against label
+    positions (tie-fair top-k: ties by lower catalogue position)."""
+    return single_target_per_query(rank_top_k(np.asarray(scores), TOP_K), labels)
 
 
-def baseline_results(
-    train_arrays: Mapping[str, np.ndarray], test_arrays: Mapping[str, np.ndarray], catalogue: Catalogue
-) -> dict[str, dict[str, float]]:
-    """Most-popular, last-item transition and co-occurrence, each ranking the full catalogue."""
-    labels = catalogue.positions(test_arrays["label_item_id"][:, 0])
-    train_labels = train_arrays["label_item_id"][:, 0]
-    train_context, test_context = train_arrays["context_item_id"], test_arrays["context_item_id"]
-    return {
-        "most_popular": ranked(most_popular_scores(train_labels, catalogue, len(labels)), labels),
-        "last_item_transition": ranked(transition_scores(train_context, train_labels, test_context, catalogue), labels),
-        "item_cooccurrence": ranked(cooccurrence_scores(train_context, train_labels, test_context, catalogue), labels),
-    }
+def baseline_per_query(
+    baselines: CountBaselines, splits: Mapping[str, Mapping[str, np.ndarray]]
+) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """candidate -> split -> metric -> per-query values, for the count baselines."""
+    out: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    for name in BASELINES:
+        out[name] = {}
+        for split, arrays in splits.items():
+            labels = baselines.catalogue.positions(arrays["label_item_id"][:, 0])
+            out[name][split] = per_query(baselines.scores(name, arrays["context_item_id"]), labels)
+    return out
 
 
-def evaluation_table(results: Mapping[str, Mapping[str, float]], ratio_to: str | None = None) -> str:
-    """Markdown table of each method's metrics; with `ratio_to`, also its NDCG@10 relative to that method."""
-    header = ["method", *METRICS]
-    if ratio_to:
-        header.append(f"NDCG ratio vs {ratio_to.replace('_', '-')}")
-    rows = []
-    for name, m in results.items():
-        row = [name, *(f"{m[key]:.4f}" for key in METRICS.values())]
-        if ratio_to:
-            row.append(f"{m['ndcg@10'] / results[ratio_to]['ndcg@10']:.2f}")
-        rows.append(row)
-    return markdown_table(header, rows)
+def comparison_markdown(comparison: Comparison) -> str:
+    """Validation score, test metrics with 95% intervals, the champion and its margin over the strongest baseline."""
+    metrics = list(METRICS.values())
+    table = markdown_table(comparison.table_header(metrics), comparison.table_rows(metrics))
+    served = f"**Served: {comparison.champion}**" + (" (a baseline)" if comparison.champion_is_baseline else "")
+    margin = (
+        f"; test {comparison.metric} minus the strongest baseline ({comparison.best_baseline}): "
+        f"{comparison.champion_vs_best_baseline} (paired bootstrap)"
+        if comparison.champion_vs_best_baseline
+        else ""
+    )
+    return f"{served}, chosen by validation {comparison.metric}{margin}.\n\n{table}"
 
 
 @dataclass
 class RetrievalRun:
-    """A trained index and its evaluation next to the baselines."""
+    """A trained index, the fitted baselines and the champion comparison."""
 
     query_tower: Any
     embeddings: np.ndarray
     features: CatalogueFeatures
     config: TwoTowerConfig
-    results: dict[str, dict[str, float]]
+    baselines: CountBaselines
+    comparison: Comparison
     history: dict[str, list[float]]
     train_seconds: float
-    train_examples: int
-    test_examples: int
+    examples: dict[str, int]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def champion(self) -> str:
+        return self.comparison.champion
 
     @property
     def catalogue_items(self) -> int:
         return len(self.features.item_ids)
 
+    @property
+    def results(self) -> dict[str, dict[str, float]]:
+        """Test means per candidate (the figures reported before validation existed, same keys)."""
+        return {
+            name: {m: round(i.mean, 4) for m, i in metrics.items()} | {"examples": self.examples["test"]}
+            for name, metrics in self.comparison.test.items()
+        }
+
     def report(self) -> dict[str, Any]:
         return {
+            "champion": self.champion,
+            "champion_is_baseline": self.comparison.champion_is_baseline,
             "results": self.results,
+            "comparison": self.comparison.to_json(),
             "history": self.history,
-            "train_examples": self.train_examples,
-            "test_examples": self.test_examples,
+            "examples": self.examples,
             "catalogue_items": self.catalogue_items,
             "train_seconds": round(self.train_seconds, 2),
         }
 
     def save(self, directory: Path) -> Path:
-        """The index (`query_tower.keras`, `candidates.npz`, `catalogue.json`) and `report.json`."""
+        """The index (`query_tower.keras`, `candidates.npz`, `catalogue.json`), the baselines' counts
+        (`baselines.npz`) and `report.json`, whose `champion` says which of them serving uses."""
         from models.retail.two_tower import save_index
 
-        return save_index(directory, self.query_tower, self.embeddings, self.features, self.config, self.report())
+        save_index(directory, self.query_tower, self.embeddings, self.features, self.config, self.report())
+        self.baselines.save(directory / BASELINES_FILE)
+        return directory
 
-    def summary(self) -> dict[str, float | int]:
-        """The headline figures: the model's, the best baseline's, training loss, time and sizes."""
+    def summary(self) -> dict[str, Any]:
+        """The headline figures: champion, the model's and the strongest baseline's test scores, training time."""
+        c = self.comparison
+        versus = c.champion_vs_best_baseline
+        best = c.best_baseline or BASELINES[0]
         return {
-            "two_tower_hit_rate@10": self.results[MODEL]["hit_rate@10"],
-            "two_tower_ndcg@10": self.results[MODEL]["ndcg@10"],
-            "best_baseline_hit_rate@10": max(m["hit_rate@10"] for k, m in self.results.items() if k != MODEL),
+            "champion": c.champion,
+            "champion_is_baseline": c.champion_is_baseline,
+            "champion_validation_ndcg@10": round(c.validation[c.champion][SELECTION_METRIC].mean, 4),
+            "two_tower_validation_ndcg@10": round(c.validation[MODEL][SELECTION_METRIC].mean, 4),
+            "two_tower_hit_rate@10": round(c.test[MODEL]["hit_rate@10"].mean, 4),
+            "two_tower_ndcg@10": round(c.test[MODEL]["ndcg@10"].mean, 4),
+            "strongest_baseline": best,
+            "best_baseline_hit_rate@10": round(c.test[best]["hit_rate@10"].mean, 4),
+            "best_baseline_ndcg@10": round(c.test[best]["ndcg@10"].mean, 4),
+            "champion_minus_best_baseline_ndcg@10_low": round(versus.low, 4) if versus else 0.0,
+            "champion_minus_best_baseline_ndcg@10_high": round(versus.high, 4) if versus else 0.0,
             "final_loss": self.history["loss"][-1],
             "train_seconds": round(self.train_seconds, 2),
-            "train_examples": self.train_examples,
-            "test_examples": self.test_examples,
+            **{f"{split}_examples": n for split, n in self.examples.items()},
         }
 
     def evaluation_markdown(self) -> str:
+        n = self.examples
         return (
-            evaluation_table(self.results)
-            + f"\n\nfull-catalogue ranking over {self.catalogue_items} items, {self.test_examples} test examples"
+            comparison_markdown(self.comparison)
+            + f"\n\nfull-catalogue ranking over {self.catalogue_items} items; {n['validation']} validation and "
+            f"{n['test']} test purchases (one per customer entity), 95% intervals from 1,000 bootstrap resamples"
         )
 
-    def hit_rate_chart(self) -> str:
+    def ndcg_chart(self) -> str:
+        title = "test NDCG@10 (champion chosen on validation)"
         return markdown_image(
-            bar_chart_png({name: m["hit_rate@10"] for name, m in self.results.items()}),
-            "hit_rate@10",
-            "hit_rate@10 on the held-out last purchases",
+            bar_chart_png({name: m[SELECTION_METRIC].mean for name, m in self.comparison.test.items()}, title),
+            title,
+            title,
         )
 
 
 def train_and_evaluate(
     features: CatalogueFeatures,
     train_arrays: dict[str, np.ndarray],
+    validation_arrays: dict[str, np.ndarray],
     test_arrays: dict[str, np.ndarray],
     config: TwoTowerConfig,
     callbacks: Sequence = (),
+    settings: Mapping[str, Any] | None = None,
 ) -> RetrievalRun:
-    """Score the baselines, train the two-tower model on the training examples and score it the same way."""
+    """Fit the baselines and the two-tower model on the training examples, score every candidate on validation
+    and test, and pick the champion on validation. `settings` (split protocol, preset reason, ...) are recorded."""
     from models.retail.two_tower import score_queries, train
 
     catalogue = Catalogue(features.item_ids)
-    labels = catalogue.positions(test_arrays["label_item_id"][:, 0])
-    results = baseline_results(train_arrays, test_arrays, catalogue)
+    splits = {"validation": validation_arrays, "test": test_arrays}
+    if any(len(a["label_item_id"]) == 0 for a in splits.values()):
+        raise ValueError("the validation and test splits need examples: too few customers with 3+ purchases")
+    baselines = CountBaselines.fit(train_arrays["context_item_id"], train_arrays["label_item_id"][:, 0], catalogue)
+    scores = baseline_per_query(baselines, splits)
     started = time.perf_counter()
     query_tower, embeddings, history = train(train_arrays, features, config, callbacks=callbacks)
     train_seconds = time.perf_counter() - started
-    results[MODEL] = ranked(score_queries(query_tower, embeddings, test_arrays), labels)
+    scores[MODEL] = {
+        split: per_query(
+            score_queries(query_tower, embeddings, arrays), catalogue.positions(arrays["label_item_id"][:, 0])
+        )
+        for split, arrays in splits.items()
+    }
+    recorded = {"config": asdict(config), **(settings or {})}
+    comparison = compare_candidates(
+        {name: scores[name] for name in CANDIDATES}, SELECTION_METRIC, baselines=BASELINES, settings=recorded
+    )
     return RetrievalRun(
         query_tower=query_tower,
         embeddings=embeddings,
         features=features,
         config=config,
-        results=results,
+        baselines=baselines,
+        comparison=comparison,
         history=history,
         train_seconds=train_seconds,
-        train_examples=len(train_arrays["label_item_id"]),
-        test_examples=len(labels),
+        examples={
+            "train": len(train_arrays["label_item_id"]),
+            "validation": len(validation_arrays["label_item_id"]),
+            "test": len(test_arrays["label_item_id"]),
+        },
+        settings=recorded,
     )

@@ -5,15 +5,21 @@ purchases before the label, oldest first, padded at the end with 0 (b"" for bran
 `label_item_id`. Two extra features make leakage checkable: `label_timestamp` and
 `context_timestamp` (seconds since the epoch), plus `entity_id`.
 
-Split per customer entity, in time: the last purchase of each entity with at least
-`MIN_TIMELINE` purchases is its test example; every earlier purchase (from the second on) is a
-training label whose context holds only purchases before it.
+Two splits into train / validation / test (`split_examples(..., protocol=...)`); a context always holds
+only purchases before its label:
+- `leave_last_out` (default): per customer entity with at least `MIN_TIMELINE` purchases, the last
+  purchase is its test example, the one before it its validation example, every earlier purchase (from the
+  second on) a training label.
+- `global_time`: two time cuts over all labels (the latest `test_share` of purchases, and the
+  `validation_share` before them); labels before the first cut train, and each entity's first purchase
+  after each cut is its validation or test example. Unlike leave-last-out, no training label is later
+  than another entity's held-out purchase (leave-last-out lets other customers' later purchases train).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -53,18 +59,52 @@ _SOURCE_COLUMNS = {
 }
 
 
+SPLITS = ("train", "validation", "test")
+PROTOCOLS = ("leave_last_out", "global_time")
+
+
+@dataclass
+class SplitSettings:
+    """How examples are split (the run config of `item_item_examples`): `protocol` is `leave_last_out` or
+    `global_time`; the shares are of label times and apply to `global_time` only."""
+
+    protocol: str = "leave_last_out"
+    validation_share: float = 0.1
+    test_share: float = 0.1
+
+
 @dataclass
 class SplitStats:
     entities: int
     entities_too_short: int
     train_examples: int
+    validation_examples: int
     test_examples: int
+    protocol: str = "leave_last_out"
+    cuts: dict[str, int] | None = None  # global_time: first label timestamp of validation and test
+
+    def metadata(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class ExampleSplit:
+    """Examples per split (`SPLITS`) and how they were made."""
+
+    train: list[dict[str, Any]]
+    validation: list[dict[str, Any]]
+    test: list[dict[str, Any]]
+    stats: SplitStats
+
+    def parts(self) -> dict[str, list[dict[str, Any]]]:
+        return {"train": self.train, "validation": self.validation, "test": self.test}
 
 
 def timelines(transactions: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
     """Per entity, its purchases in time order (ties broken by store and transaction id)."""
     frame = transactions.copy()
-    frame["timestamp"] = pd.to_datetime(frame["transaction_time"], utc=True).astype("int64") // 1_000_000_000
+    if "timestamp" not in frame:
+        frame["timestamp"] = pd.to_datetime(frame["transaction_time"], utc=True).astype("int64") // 1_000_000_000
     frame = frame.sort_values(["entity_id", "timestamp", "store_id", "transaction_id"], kind="stable")
     yield from frame.groupby("entity_id", sort=True)
 
@@ -82,20 +122,68 @@ def _example(history: dict[str, np.ndarray], label_index: int, entity_id: str) -
     return example
 
 
-def split_examples(transactions: pd.DataFrame) -> tuple[list[dict[str, Any]], list[dict[str, Any]], SplitStats]:
-    """Train and test examples (see module doc) from transactions with entity ids."""
-    train, test, short, entities = [], [], 0, 0
-    for entity_id, group in timelines(transactions):
+def split_examples(
+    transactions: pd.DataFrame,
+    protocol: str = "leave_last_out",
+    validation_share: float = 0.1,
+    test_share: float = 0.1,
+) -> ExampleSplit:
+    """Train, validation and test examples (see module doc) from transactions with entity ids."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown split protocol {protocol!r}; choose one of {PROTOCOLS}")
+    frame = transactions.copy()
+    frame["timestamp"] = pd.to_datetime(frame["transaction_time"], utc=True).astype("int64") // 1_000_000_000
+    cuts = None
+    if protocol == "global_time":
+        # Cuts over label times (every purchase but each entity's first, which has no context).
+        first = frame.groupby("entity_id")["timestamp"].transform("min")
+        labels = frame.loc[frame["timestamp"] > first, "timestamp"]
+        if labels.empty:
+            raise ValueError("no purchase after an entity's first: nothing to split")
+        quantiles = np.quantile(labels, [1.0 - test_share - validation_share, 1.0 - test_share])
+        cuts = {"validation_from": int(quantiles[0]), "test_from": int(max(quantiles[1], quantiles[0] + 1))}
+    parts: dict[str, list[dict[str, Any]]] = {name: [] for name in SPLITS}
+    short = entities = 0
+    for entity_id, group in timelines(frame):
         entities += 1
         if len(group) < MIN_TIMELINE:
             short += 1
             continue
         history = {column: group[column].to_numpy() for column in set(_SOURCE_COLUMNS.values())}
         history["brand_code"] = np.array([str(b or "").encode() for b in history["brand_code"]], dtype=object)
-        last = len(group) - 1
-        train.extend(_example(history, i, str(entity_id)) for i in range(1, last))
-        test.append(_example(history, last, str(entity_id)))
-    return train, test, SplitStats(entities, short, len(train), len(test))
+        for split, index in _assign(history["timestamp"], cuts):
+            parts[split].append(_example(history, index, str(entity_id)))
+    stats = SplitStats(
+        entities,
+        short,
+        len(parts["train"]),
+        len(parts["validation"]),
+        len(parts["test"]),
+        protocol,
+        cuts,
+    )
+    return ExampleSplit(parts["train"], parts["validation"], parts["test"], stats)
+
+
+def _assign(times: np.ndarray, cuts: dict[str, int] | None) -> Iterator[tuple[str, int]]:
+    """(split, label index) of an entity's purchases, in time order (index 0 has no context: never a label)."""
+    last = len(times) - 1
+    if cuts is None:  # leave-last-out
+        yield from (("train", i) for i in range(1, last - 1))
+        yield "validation", last - 1
+        yield "test", last
+        return
+    seen_validation = seen_test = False
+    for i in range(1, last + 1):
+        if times[i] < cuts["validation_from"]:
+            yield "train", i
+        elif times[i] < cuts["test_from"]:
+            if not seen_validation:
+                seen_validation = True
+                yield "validation", i
+        elif not seen_test:
+            seen_test = True
+            yield "test", i
 
 
 def as_arrays(examples: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -128,21 +216,26 @@ def read_examples(uri: str) -> dict[str, np.ndarray]:
     return {name: np.concatenate([b[name] for b in batches]) for name in EXAMPLE_FEATURES}
 
 
-def leakage_counts(train: dict[str, np.ndarray], test: dict[str, np.ndarray]) -> dict[str, int]:
-    """Context items later than their label, and training labels later than the entity's held-out purchase:
-    both must be 0."""
+def leakage_counts(
+    train: dict[str, np.ndarray], test: dict[str, np.ndarray], validation: dict[str, np.ndarray] | None = None
+) -> dict[str, int]:
+    """Context items later than their label, and training labels later than the entity's held-out purchases
+    (test, and validation when given): all must be 0."""
+    held_out = {"test": test} | ({"validation": validation} if validation is not None else {})
     future = sum(
         int(((a["context_timestamp"] > a["label_timestamp"]) & (a["context_item_id"] != 0)).sum())
-        for a in (train, test)
+        for a in (train, *held_out.values())
     )
-    last_test = dict(zip(test["entity_id"][:, 0], test["label_timestamp"][:, 0], strict=True))
-    train_after_test = int(
-        sum(
-            ts > last_test.get(e, np.inf)
-            for e, ts in zip(train["entity_id"][:, 0], train["label_timestamp"][:, 0], strict=True)
+    counts = {"future_context_items": future}
+    for name, arrays in held_out.items():
+        held = dict(zip(arrays["entity_id"][:, 0], arrays["label_timestamp"][:, 0], strict=True))
+        counts[f"train_labels_after_{name}"] = int(
+            sum(
+                ts > held.get(e, np.inf)
+                for e, ts in zip(train["entity_id"][:, 0], train["label_timestamp"][:, 0], strict=True)
+            )
         )
-    )
-    return {"future_context_items": future, "train_labels_after_test": train_after_test}
+    return counts
 
 
 # -- baselines (their rankings are scored by foundation.ranking_metrics) ------------------------------------------
@@ -164,6 +257,88 @@ class Catalogue:
         return np.array(flat, dtype=np.int64).reshape(np.shape(ids))
 
 
+BASELINES = ("most_popular", "last_item_transition", "item_cooccurrence")
+
+
+class CountBaselines:
+    """The three count baselines fitted once on training examples, so they can be scored on any split and
+    saved next to the two-tower index (any of them may be the served champion).
+
+    Counts are sparse (scipy): a catalogue of 5,000 items has 25M item pairs, of which training sees a few
+    hundred thousand. Scores are the dense rows the earlier per-call functions computed, value for value."""
+
+    def __init__(self, catalogue: Catalogue, popularity: np.ndarray, transition: Any, cooccurrence: Any) -> None:
+        self.catalogue = catalogue
+        self.popularity = np.asarray(popularity, dtype=np.float32)  # training label counts
+        self.transition = transition.tocsr()  # last context item -> label counts
+        self.cooccurrence = cooccurrence.tocsr()  # any context item -> label counts
+
+    @classmethod
+    def fit(cls, train_context: np.ndarray, train_labels: np.ndarray, catalogue: Catalogue) -> CountBaselines:
+        import scipy.sparse as sp
+
+        n = len(catalogue)
+        label = catalogue.positions(np.ravel(train_labels))
+        popularity = np.bincount(label[label >= 0], minlength=n).astype(np.float32)
+        last = catalogue.positions(_last_items(train_context))
+        ok = (last >= 0) & (label >= 0)
+        ones = np.ones(int(ok.sum()), dtype=np.float32)
+        transition = sp.coo_matrix((ones, (last[ok], label[ok])), shape=(n, n), dtype=np.float32)
+        ctx = catalogue.positions(train_context)
+        rows, cols = [], []
+        for column in range(ctx.shape[1]):
+            ok = (ctx[:, column] >= 0) & (label >= 0)
+            rows.append(ctx[ok, column])
+            cols.append(label[ok])
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        cooccurrence = sp.coo_matrix((np.ones(r.size, np.float32), (r, c)), shape=(n, n), dtype=np.float32)
+        return cls(catalogue, popularity, transition, cooccurrence)
+
+    def _tie_break(self) -> np.ndarray:
+        return self.popularity / (self.popularity.max() or 1.0) * 1e-3
+
+    def scores(self, name: str, query_context: np.ndarray) -> np.ndarray:
+        """Full-catalogue scores [queries, items] of baseline `name` for contexts (item ids, oldest first)."""
+        if name == "most_popular":
+            return np.broadcast_to(self.popularity, (len(query_context), len(self.catalogue)))
+        if name == "last_item_transition":
+            query_last = self.catalogue.positions(_last_items(query_context))
+            rows = self.transition[query_last.clip(0)].toarray()
+            return np.where(query_last[:, None] >= 0, rows, 0.0) + self._tie_break()
+        if name == "item_cooccurrence":
+            query = self.catalogue.positions(query_context)
+            length = (query >= 0).sum(axis=1)
+            scores = np.zeros((len(query), len(self.catalogue)), dtype=np.float32)
+            for column in range(query.shape[1]):
+                ok = query[:, column] >= 0
+                # weight 1 for the most recent purchase, halving for each step back
+                weight = np.power(0.5, np.maximum(length - 1 - column, 0)).astype(np.float32)[:, None]
+                scores[ok] += weight[ok] * self.cooccurrence[query[ok, column]].toarray()
+            return scores + self._tie_break()
+        raise ValueError(f"unknown baseline {name!r}; known: {BASELINES}")
+
+    def save(self, path: Any) -> None:
+        """One `.npz`: catalogue ids, popularity and both count matrices in CSR parts."""
+        parts = {"item_ids": self.catalogue.item_ids, "popularity": self.popularity}
+        for name in ("transition", "cooccurrence"):
+            m = getattr(self, name)
+            parts |= {f"{name}_data": m.data, f"{name}_indices": m.indices, f"{name}_indptr": m.indptr}
+        np.savez_compressed(path, **parts)
+
+    @classmethod
+    def load(cls, path: Any) -> CountBaselines:
+        import scipy.sparse as sp
+
+        saved = np.load(path)
+        n = len(saved["item_ids"])
+
+        def matrix(name: str) -> Any:
+            parts = (saved[f"{name}_data"], saved[f"{name}_indices"], saved[f"{name}_indptr"])
+            return sp.csr_matrix(parts, shape=(n, n))
+
+        return cls(Catalogue(saved["item_ids"]), saved["popularity"], matrix("transition"), matrix("cooccurrence"))
+
+
 def most_popular_scores(train_labels: np.ndarray, catalogue: Catalogue, n_queries: int) -> np.ndarray:
     counts = np.bincount(catalogue.positions(train_labels).clip(0), minlength=len(catalogue)).astype(np.float32)
     return np.broadcast_to(counts, (n_queries, len(catalogue)))
@@ -178,38 +353,11 @@ def transition_scores(
     train_context: np.ndarray, train_labels: np.ndarray, query_context: np.ndarray, catalogue: Catalogue
 ) -> np.ndarray:
     """Last item -> next item counts from training examples; popularity breaks ties and fills gaps."""
-    n = len(catalogue)
-    last = catalogue.positions(_last_items(train_context))
-    label = catalogue.positions(train_labels)
-    ok = (last >= 0) & (label >= 0)
-    counts = np.zeros((n, n), dtype=np.float32)
-    np.add.at(counts, (last[ok], label[ok]), 1.0)
-    popularity = np.bincount(label[label >= 0], minlength=n).astype(np.float32)
-    popularity = popularity / (popularity.max() or 1.0) * 1e-3
-    query_last = catalogue.positions(_last_items(query_context))
-    scores = np.where(query_last[:, None] >= 0, counts[query_last.clip(0)], 0.0)
-    return scores + popularity
+    return CountBaselines.fit(train_context, train_labels, catalogue).scores("last_item_transition", query_context)
 
 
 def cooccurrence_scores(
     train_context: np.ndarray, train_labels: np.ndarray, query_context: np.ndarray, catalogue: Catalogue
 ) -> np.ndarray:
     """Sum over the context's items of (context item -> label) counts, recent items weighted more."""
-    n = len(catalogue)
-    label = catalogue.positions(train_labels)
-    counts = np.zeros((n, n), dtype=np.float32)
-    ctx = catalogue.positions(train_context)
-    for column in range(ctx.shape[1]):
-        ok = (ctx[:, column] >= 0) & (label >= 0)
-        np.add.at(counts, (ctx[ok, column], label[ok]), 1.0)
-    popularity = np.bincount(label[label >= 0], minlength=n).astype(np.float32)
-    popularity = popularity / (popularity.max() or 1.0) * 1e-3
-    query = catalogue.positions(query_context)
-    length = (query >= 0).sum(axis=1)
-    scores = np.zeros((len(query), n), dtype=np.float32)
-    for column in range(query.shape[1]):
-        ok = query[:, column] >= 0
-        # weight 1 for the most recent purchase, halving for each step back
-        weight = np.power(0.5, np.maximum(length - 1 - column, 0)).astype(np.float32)[:, None]
-        scores[ok] += weight[ok] * counts[query[ok, column]]
-    return scores + popularity
+    return CountBaselines.fit(train_context, train_labels, catalogue).scores("item_cooccurrence", query_context)

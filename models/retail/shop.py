@@ -10,6 +10,7 @@ not know (listed in `unknown_items`).
 
 from __future__ import annotations
 
+import html
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,7 +34,8 @@ li{margin:.2em 0} button{margin-left:.5em} #error{color:#a00}
 <section><h2>Items</h2><input id="search" placeholder="search items">
 <ul id="items"></ul></section>
 <section><h2>Cart</h2><ol id="cart"></ol><button id="clear">Clear cart</button></section>
-<section><h2>Recommended for this cart</h2><p id="error"></p><ol id="recommendations"></ol></section>
+<section><h2>Recommended for this cart</h2><p id="served-by">__SERVED_BY__</p><p id="error"></p>
+<ol id="recommendations"></ol></section>
 <script>
 const cart = [];
 const byId = {};
@@ -125,20 +127,31 @@ class RecommendationsAnswer(BaseModel):
     recommendations: list[Recommended]
 
 
+def served_by(recommender: Any) -> dict[str, Any]:
+    """Which model answers (the validation champion may be a baseline: the page says so)."""
+    name = getattr(recommender, "model_name", "two_tower")
+    baseline = bool(getattr(recommender, "is_baseline", False))
+    kind = "a simple baseline, which beat the two-tower model on validation" if baseline else "the learned model"
+    return {"model": name, "is_baseline": baseline, "text": f"Recommendations by {name} ({kind})."}
+
+
 def create_shop_app(recommender: Any, body_timeout_s: float = 10.0) -> FastAPI:
-    """The page and its API over a loaded `models.retail.two_tower.Recommender`."""
+    """The page and its API over a loaded recommender (`models.retail.serving.load_recommender`)."""
     items = sorted(recommender.items.values(), key=lambda r: r["item_id"])
     known = set(recommender.items)
     lock = threading.Lock()  # one Keras call at a time; the model is small and calls are fast
     app = create_app("Storefront shop", max_body_bytes=MAX_BODY_BYTES, body_timeout_s=body_timeout_s)
 
+    model = served_by(recommender)
+    page_html = PAGE.replace("__SERVED_BY__", html.escape(model["text"]))
+
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
-        return PAGE
+        return page_html
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "items": len(items)}
+        return {"status": "ok", "items": len(items), "model": model["model"], "is_baseline": model["is_baseline"]}
 
     @app.get("/api/items")
     def search(
@@ -164,7 +177,7 @@ def create_shop_app(recommender: Any, body_timeout_s: float = 10.0) -> FastAPI:
 
 
 def start_shop(model_dir: str | Path, host: str = "127.0.0.1", port: int = 0) -> Server:
-    """Load the index and serve in a background thread; port 0 picks a free port (`server.url`)."""
-    from models.retail.two_tower import Recommender
+    """Load the version's champion and serve in a background thread; port 0 picks a free port (`server.url`)."""
+    from models.retail.serving import load_recommender
 
-    return Server(create_shop_app(Recommender(model_dir)), host, port).start()
+    return Server(create_shop_app(load_recommender(model_dir)), host, port).start()

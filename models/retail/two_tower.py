@@ -39,6 +39,7 @@ QUERY_INPUTS = (
     "context_item_quantity",
     "context_item_price",
     "context_brand_code",
+    "context_timestamp",
 )
 
 
@@ -96,15 +97,23 @@ def build_towers(catalogue: CatalogueFeatures, config: TwoTowerConfig) -> tuple[
             ("context_item_quantity", "float32"),
             ("context_item_price", "float32"),
             ("context_brand_code", "string"),
+            ("context_timestamp", "int64"),
         ]
     }
     mask = ops.not_equal(inputs["context_item_id"], 0)
+    present = ops.cast(mask, "float32")
+    # Hours between each purchase and the most recent one (0 within the current basket or cart): which context
+    # items are the session in progress and which are earlier visits. log1p keeps weeks and hours comparable.
+    stamps = ops.cast(inputs["context_timestamp"], "float32")
+    latest = ops.max(stamps * present, axis=1, keepdims=True)
+    hours_before = ops.log1p(ops.maximum(latest - stamps, 0.0) / 3600.0) * present
     numeric = ops.stack(
         [
             ops.log1p(ops.maximum(inputs["context_item_quantity"], 0.0)),
             ops.log1p(ops.maximum(inputs["context_item_price"], 0.0)),
             ops.cast(ops.greater(inputs["context_discount_id"], 0), "float32"),
             ops.cast(ops.greater(inputs["context_return_id"], 0), "float32"),
+            *([hours_before] if config.time_gaps else []),
         ],
         axis=-1,
     )
@@ -121,11 +130,16 @@ def build_towers(catalogue: CatalogueFeatures, config: TwoTowerConfig) -> tuple[
     state = layers.GRU(config.gru_units, name="history_gru")(sequence, mask=mask)
     # The most recent item gets a direct path too: what was just bought predicts the next purchase
     # most strongly, and the GRU alone is slow to learn that identity mapping.
-    present = ops.cast(mask, "float32")
     is_last = present * (1.0 - ops.concatenate([present[:, 1:], ops.zeros_like(present[:, :1])], axis=1))
     last_item = ops.sum(context_items * ops.expand_dims(is_last, -1), axis=1)
+    paths = [state, last_item]
+    if config.pooled_context:
+        # The mean of all context items' embeddings: a learned co-occurrence over the whole context (baskets are
+        # sets, so the order the GRU reads matters less than which items are there).
+        count = ops.maximum(ops.sum(present, axis=1, keepdims=True), 1.0)
+        paths.append(ops.sum(context_items * ops.expand_dims(present, -1), axis=1) / count)
     query = layers.Dense(config.embedding_dim, name="query_projection")(
-        layers.Concatenate(name="query_features")([state, last_item])
+        layers.Concatenate(name="query_features")(paths)
     )
     query_tower = keras.Model(dict(sorted(inputs.items())), query, name="query_tower")
 
@@ -247,6 +261,9 @@ def save_index(
 class Recommender:
     """A saved index: a cart (item ids, in order added) -> top-k items not already in the cart."""
 
+    model_name = "two_tower"
+    is_baseline = False
+
     def __init__(self, directory: str | Path) -> None:
         directory = Path(directory)
         self.query_tower = keras.saving.load_model(directory / "query_tower.keras", compile=False)
@@ -270,6 +287,7 @@ class Recommender:
             "context_item_quantity": np.array([[1.0] * len(rows) + [0.0] * pad], dtype=np.float32),
             "context_item_price": np.array([[r["price"] for r in rows] + [0.0] * pad], dtype=np.float32),
             "context_brand_code": np.array([[r["brand_code"] for r in rows] + [""] * pad], dtype=object),
+            "context_timestamp": np.zeros((1, CONTEXT_LENGTH), dtype=np.int64),  # one session: no gaps
         }
 
     def recommend(self, cart: list[int], k: int = TOP_K) -> list[dict[str, Any]]:

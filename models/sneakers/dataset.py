@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from foundation.progress import Progress
+from foundation.storage.filesystems import read_bytes
 from foundation.storage.tfrecords import FeatureSpec, ShardWriter
 
 FIXED_PRICE_EDGES = (100, 200, 300, 400, 500, 600, 700, 800, 900)  # bins 0-100 ... 800-900, 900+
@@ -183,7 +183,7 @@ def write_shards(
                 writer.write(
                     {
                         "listing_id": r["listing_id"],
-                        "image": Path(r["image_path"]).read_bytes(),
+                        "image": read_bytes(r["image_path"]),  # a local path or an object-store URI
                         "title": r["title"],
                         "price": price,
                         "price_bin": one_hot(fixed_price_bin(price), len(FIXED_PRICE_LABELS)),

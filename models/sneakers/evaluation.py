@@ -1,23 +1,25 @@
-"""The sneaker evaluation report: CNN, stacked CNN and baselines on the same held-out test rows."""
+"""The sneaker evaluation report: CNN, stacked CNN and baselines on the same rows; each head's champion chosen on
+validation, every candidate's test accuracy with a bootstrap interval over listings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from foundation.charts import heatmap_png, markdown_image
 from foundation.markdown import markdown_table
-from models.sneakers.dataset import fixed_price_bin, quantile_bin
-from models.sneakers.stacking import (
-    confusion,
-    majority_probabilities,
-    median_price_probabilities,
-    scores,
-    title_only_probabilities,
+from foundation.model_selection import Comparison
+from models.sneakers.champions import (
+    SELECTION_METRIC,
+    Baselines,
+    candidate_probabilities,
+    compare_head,
+    per_listing_accuracy,
 )
+from models.sneakers.stacking import confusion, scores
 
 METRICS = ("accuracy", "macro_f1", "top3_accuracy")
 
@@ -40,65 +42,73 @@ def _method_order(method: str) -> tuple[int, str]:
 
 @dataclass
 class Evaluation:
-    results: dict[str, dict[str, dict[str, float]]]  # head -> method -> metric -> value
+    results: dict[str, dict[str, dict[str, float]]]  # head -> method -> metric -> value (test split)
     confusion_images: list[str]  # one markdown image per head (CNN, rows true / columns predicted)
     test_rows: int
+    comparisons: dict[str, Comparison] = field(default_factory=dict)  # head -> champion on validation, test CIs
 
     def report(self, version: str) -> str:
         return (
             f"### Sneaker CNN {version}: held-out test split ({self.test_rows} listings)\n\n"
-            f"{metrics_markdown(self.results)}\n\n" + "\n\n".join(self.confusion_images)
+            f"{metrics_markdown(self.results)}\n\n{self.champions_markdown()}\n\n" + "\n\n".join(self.confusion_images)
         )
+
+    def champions_markdown(self) -> str:
+        """Per head: every candidate's validation accuracy and test accuracy with its 95% bootstrap interval over
+        listings, the champion (which the pipeline serves, baseline or not) first."""
+        parts = []
+        for head, comparison in self.comparisons.items():
+            served = comparison.champion + (" (a baseline)" if comparison.champion_is_baseline else "")
+            parts.append(
+                f"**{head}**: serves {served}\n\n"
+                + markdown_table(comparison.table_header([SELECTION_METRIC]), comparison.table_rows([SELECTION_METRIC]))
+            )
+        return "\n\n".join(parts)
+
+    def champions(self) -> dict[str, dict[str, Any]]:
+        """head -> champion, runner-up, strongest baseline and the champion-minus-baseline test interval."""
+        return {head: c.to_json() for head, c in self.comparisons.items()}
 
     def cnn_beats_majority(self) -> dict[str, bool]:
         return {h: self.results[h]["cnn"]["accuracy"] > self.results[h]["majority"]["accuracy"] for h in self.results}
 
 
 def evaluate(
-    test_predictions: Sequence[Mapping[str, Any]],
+    predictions: Sequence[Mapping[str, Any]],
     splits: Mapping[str, Mapping[str, Any]],
     vocabularies: Mapping[str, list[str]],
     edges: Sequence[float],
 ) -> Evaluation:
-    """The CNN's and the stack's test predictions (rows of `sneaker_predictions`) next to the majority,
-    title-only and, for the price heads, median-model-price baselines fit on the training split (`splits`:
-    the `sneaker_splits` rows by listing id)."""
-    train = [r for r in splits.values() if r["split"] == "train"]
-    label_of: dict[str, Callable[[Mapping[str, Any]], int]] = {
-        "price_bin": lambda r: fixed_price_bin(r["price"]),
-        "price_quantile": lambda r: quantile_bin(r["price"], edges),
-        "model": lambda r: vocabularies["model"].index(r["model"]),
-        "brand": lambda r: vocabularies["brand"].index(r["brand"]),
-    }
-    to_bin = {"price_bin": fixed_price_bin, "price_quantile": lambda p: quantile_bin(p, edges)}
-    results, images, y = {}, [], np.array([])
-    for head in label_of:
-        rows = sorted((r for r in test_predictions if r["head"] == head), key=lambda r: r["listing_id"])
-        test = [splits[r["listing_id"]] for r in rows]
-        n = len(vocabularies[head])
-        y = np.array([vocabularies[head].index(r["true_class"]) for r in rows])
-        y_train = np.array([label_of[head](r) for r in train])
-        cnn_p = np.array([r["cnn_probabilities"] for r in rows])
-        per_method = {
-            "cnn": scores(y, cnn_p),
-            "stacked": scores(y, np.array([r["stacked_probabilities"] for r in rows])),
-            "majority": scores(y, majority_probabilities(y_train, len(y), n)),
-            "title_only": scores(
-                y, title_only_probabilities([r["title"] for r in train], y_train, [r["title"] for r in test], n)
-            ),
-        }
-        if head in to_bin:
-            per_method["median_model_price"] = scores(
-                y,
-                median_price_probabilities(
-                    [r["model"] for r in train],
-                    np.array([r["price"] for r in train]),
-                    [r["model"] for r in test],
-                    to_bin[head],
-                    n,
-                ),
+    """The CNN's and the stack's predictions (rows of `sneaker_predictions`; the validation and test splits are
+    used) next to the majority, title-only and, for the price heads, median-model-price baselines fit on the
+    training split (`splits`: the `sneaker_splits` rows by listing id). Every candidate is scored on validation
+    (the stack out-of-fold) to pick each head's champion, then once on test, with bootstrap intervals."""
+    baselines = Baselines.fit(list(splits.values()), vocabularies, edges)
+    results, images, comparisons, n_test = {}, [], {}, 0
+    for head in vocabularies:
+        per_split: dict[str, dict[str, np.ndarray]] = {}
+        y = np.array([])
+        for split in ("validation", "test"):
+            rows = sorted(
+                (r for r in predictions if r["head"] == head and r["split"] == split), key=lambda r: r["listing_id"]
             )
-        results[head] = per_method
-        heatmap = heatmap_png(confusion(y, cnn_p.argmax(1), n), vocabularies[head])
-        images.append(markdown_image(heatmap, head, f"**{head}** (CNN, rows true / columns predicted)"))
-    return Evaluation(results, images, len(y))
+            y = np.array([vocabularies[head].index(r["true_class"]) for r in rows], dtype=int)
+            probabilities = candidate_probabilities(
+                head,
+                [splits[r["listing_id"]] for r in rows],
+                np.array([r["cnn_probabilities"] for r in rows]).reshape(len(rows), -1),
+                np.array([r["stacked_probabilities"] for r in rows]).reshape(len(rows), -1),
+                baselines,
+            )
+            per_split[split] = per_listing_accuracy(y, probabilities)
+            if split == "test":
+                results[head] = {c: scores(y, p) for c, p in probabilities.items()}
+                heatmap = heatmap_png(
+                    confusion(y, probabilities["cnn"].argmax(1), len(vocabularies[head])), vocabularies[head]
+                )
+                images.append(markdown_image(heatmap, head, f"**{head}** (CNN, rows true / columns predicted)"))
+                n_test = len(y)
+        if not len(per_split["validation"]["cnn"]) or not n_test:
+            raise ValueError(f"{head}: the validation and test splits need predictions to compare candidates")
+        comparisons[head] = compare_head(per_split["validation"], per_split["test"])
+    return Evaluation(results, images, n_test, comparisons)

@@ -4,7 +4,11 @@ A meta-model is only ever scored on predictions it was not fit on: `out_of_fold_
 model per fold and predicts the held-out fold, so each row's stacked probability comes from a model that
 never saw that row (the original project's published stacking score for the model head had leaked labels).
 Features: the CNN's probabilities of every head (image-derived) and, for the price heads only, the
-title-derived model and brand; the model and brand heads never see title features (that would be the label).
+title-derived model and brand and what the "median price of the model" baseline knows (`ModelPrices`: each
+model's price-bin distribution and median bin on the *training* split, looked up for the title's model and for
+the CNN's predicted model); the model and brand heads never see title features (that would be the label).
+The meta-models are fit on the validation split (a few hundred rows): without the training split's per-model
+prices they cannot learn 25 models' price levels from so few rows, and the baseline beat them.
 """
 
 from __future__ import annotations
@@ -26,13 +30,51 @@ META_MODELS_FILE = "meta_models.pkl"  # both saved next to the CNN they stack on
 OOF_FILE = "validation_oof.npz"
 
 
+@dataclass
+class ModelPrices:
+    """Per price head, a (models x classes) matrix: row m is the "median price of the model" baseline's
+    probabilities for sneaker model m (its training-split price-bin histogram, argmax at its median price's bin)."""
+
+    by_model: dict[str, np.ndarray]
+
+    @classmethod
+    def fit(
+        cls,
+        models_train: Sequence[str],
+        prices_train: np.ndarray,
+        model_names: Sequence[str],
+        to_bin: dict[str, Callable[[float], int]],
+        sizes: dict[str, int],
+    ) -> ModelPrices:
+        """From the training split only (`models_train`, `prices_train`), for the model vocabulary `model_names`."""
+        return cls(
+            {
+                head: median_price_probabilities(models_train, prices_train, model_names, bin_of, sizes[head])
+                for head, bin_of in to_bin.items()
+            }
+        )
+
+    def features(self, head: str, title_model: np.ndarray, cnn_model: np.ndarray) -> np.ndarray:
+        """The baseline's prediction for the title's model, and its distribution and median bin under the CNN's
+        predicted model (probability-weighted)."""
+        table = self.by_model[head]
+        median_bins = np.eye(table.shape[1])[table.argmax(1)]
+        return np.hstack([title_model @ table, cnn_model @ table, cnn_model @ median_bins])
+
+
 def meta_features(
-    head: str, cnn_probabilities: dict[str, np.ndarray], title_model: np.ndarray, title_brand: np.ndarray
+    head: str,
+    cnn_probabilities: dict[str, np.ndarray],
+    title_model: np.ndarray,
+    title_brand: np.ndarray,
+    model_prices: ModelPrices | None = None,
 ) -> np.ndarray:
     """Inputs of the meta-model for `head` (one-hot title features only where they are not the label)."""
     parts = [cnn_probabilities[h] for h in sorted(cnn_probabilities)]
     if head in PRICE_HEADS:
         parts += [title_model, title_brand]
+        if model_prices is not None:
+            parts.append(model_prices.features(head, title_model, cnn_probabilities["model"]))
     return np.hstack(parts)
 
 
@@ -99,15 +141,21 @@ class Stack:
 
     meta: dict[str, object]
     oof: dict[str, np.ndarray]
+    model_prices: ModelPrices | None = None
 
     def files(self) -> dict[str, bytes]:
         out = io.BytesIO()
         np.savez(out, **self.oof)
-        return {META_MODELS_FILE: pickle.dumps(self.meta), OOF_FILE: out.getvalue()}
+        saved = {"meta": self.meta, "model_prices": self.model_prices}
+        return {META_MODELS_FILE: pickle.dumps(saved), OOF_FILE: out.getvalue()}
 
     @classmethod
     def from_files(cls, read: Callable[[str], bytes]) -> Stack:
-        return cls(pickle.loads(read(META_MODELS_FILE)), dict(np.load(io.BytesIO(read(OOF_FILE)))))
+        saved = pickle.loads(read(META_MODELS_FILE))
+        oof = dict(np.load(io.BytesIO(read(OOF_FILE))))
+        if "meta" not in saved:  # versions stacked before the model prices: the per-head models alone
+            return cls(saved, oof)
+        return cls(saved["meta"], oof, saved["model_prices"])
 
     def probabilities(
         self, head: str, split: str, cnn_probabilities: dict[str, np.ndarray], labels: dict[str, np.ndarray]
@@ -120,21 +168,24 @@ class Stack:
         stacked = np.zeros_like(cnn_probabilities[head])
         model = self.meta[head]
         stacked[:, model.classes_] = model.predict_proba(
-            meta_features(head, cnn_probabilities, title_model, title_brand)
+            meta_features(head, cnn_probabilities, title_model, title_brand, self.model_prices)
         )
         return stacked
 
 
 def fit_stack(
-    probabilities: dict[str, np.ndarray], labels: dict[str, np.ndarray], heads: Sequence[str]
+    probabilities: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    heads: Sequence[str],
+    model_prices: ModelPrices | None = None,
 ) -> tuple[Stack, dict[str, dict[str, float]]]:
-    """Meta-models on the validation split's CNN probabilities; with the out-of-fold accuracy of the stack
-    next to the CNN's own, per head."""
+    """Meta-models on the validation split's CNN probabilities (and the training split's `model_prices` for the
+    price heads); with the out-of-fold accuracy of the stack next to the CNN's own, per head."""
     sizes = {h: p.shape[1] for h, p in probabilities.items()}
     title_model, title_brand = title_features(labels, sizes)
     meta, oof, oof_scores = {}, {}, {}
     for head in heads:
-        X = meta_features(head, probabilities, title_model, title_brand)
+        X = meta_features(head, probabilities, title_model, title_brand, model_prices)
         folds = out_of_fold_probabilities(X, labels[head], sizes[head])
         oof[head] = folds.probabilities
         oof_scores[head] = {
@@ -142,7 +193,7 @@ def fit_stack(
             "cnn": scores(labels[head], probabilities[head])["accuracy"],
         }
         meta[head], _ = fit_predict(X, labels[head], X[:1], sizes[head])  # final model: all validation rows
-    return Stack(meta, oof), oof_scores
+    return Stack(meta, oof, model_prices), oof_scores
 
 
 # -- baselines -------------------------------------------------------------------------------------

@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from foundation.hardware import choose_preset
 from foundation.progress import keras_progress
 from foundation.storage.tfrecords import read_manifest
 
 if TYPE_CHECKING:
     from models.sneakers.cnn import CNNConfig, TrainingResult
+
+CPU_ARCHITECTURE, GPU_ARCHITECTURE = "tiny", "original"
 
 # The Delta table versions a training set was built from (its manifest's metadata), recorded with the model.
 DATA_VERSIONS = ("listings_table_version", "images_table_version", "splits_table_version")
@@ -26,16 +29,23 @@ DATA_VERSIONS = ("listings_table_version", "images_table_version", "splits_table
 class CNNTrainingSettings:
     """Which CNN to train: a named configuration of `cnn.CONFIGS` and what to change in it."""
 
-    architecture: str = "tiny"  # "tiny" (tests, demo) or "original" (the original 4-block network)
+    # "tiny" (48x48, 3 small blocks: minutes on a CPU) or "original" (the original 4-block network at 224x224:
+    # 40 images/s on the 2-core CPU, i.e. hours for the real 17k listings); None: chosen by the hardware.
+    architecture: str | None = None
     epochs: int | None = None
     augment: bool = False
     weights_path: str | None = None  # optional local starting weights; nothing is downloaded
+
+    def resolved(self) -> tuple[str, str]:
+        """The architecture to train and why (`foundation.hardware.choose_preset`: tiny on a CPU, original on a GPU)."""
+        choice = choose_preset(self.architecture, CPU_ARCHITECTURE, GPU_ARCHITECTURE)
+        return choice.preset, choice.reason
 
     def config(self) -> CNNConfig:
         from models.sneakers.cnn import CONFIGS
 
         overrides = {"epochs": self.epochs, "augment": self.augment or None, "weights_path": self.weights_path}
-        return replace(CONFIGS[self.architecture], **{k: v for k, v in overrides.items() if v is not None})
+        return replace(CONFIGS[self.resolved()[0]], **{k: v for k, v in overrides.items() if v is not None})
 
 
 def training_data_versions(train_uri: str) -> dict[str, Any]:

@@ -35,7 +35,9 @@ MODEL_OPTIONS = (
     ("--ease-lambda", "ease_l2", float, "EASE's L2 regularisation (lambda)"),
     ("--knn-k", "knn_neighbours", int, "item-kNN: neighbours kept per item"),
     ("--autoencoder-epochs", "autoencoder_epochs", int, "autoencoder epochs (0: scale with the data)"),
-    ("--autoencoder-hidden", "autoencoder_hidden", int, "autoencoder bottleneck width"),
+    ("--autoencoder-hidden", "autoencoder_hidden", int, "autoencoder bottleneck width (0: the preset's)"),
+    ("--preset", "preset", str, "small | full (default: by the hardware, small without a GPU)"),
+    ("--split-protocol", "split_protocol", str, "temporal_leave_last_out (default) | global_time"),
     ("--model-seed", "seed", int, "seed of the models and of the split's tie-break draw"),
     ("--min-rating", "positive_min_rating", float, "only ratings >= this are positives (0: all)"),
 )

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -38,6 +41,29 @@ class DemoContext:
     instance: dg.DagsterInstance
     storage: StorageResource
     rows: list[SummaryRow] = field(default_factory=list)
+    cleanup: ExitStack = field(default_factory=ExitStack)  # temp folders, removed when the demo ends
+
+    def scratch(self, *parts: str) -> Path:
+        """A local folder for a sandbox's generated source data (store databases, git repositories): under a
+        local root, where `make ui` finds it again; in a temp folder removed at the end when the root is an
+        object store, which then holds every artifact and local disk only scratch."""
+        if not self.storage.remote:
+            return self.storage.local_path(*parts)
+        return Path(self.cleanup.enter_context(tempfile.TemporaryDirectory(prefix=f"storefront-demo-{parts[-1]}-")))
+
+    @contextmanager
+    def landing(self, source: str) -> Iterator[Path]:
+        """A local folder to generate a source's files into, landed on exit: the landing folder itself under a
+        local root; a temp folder uploaded to `<root>/landing/<source>/` under an object store."""
+        if not self.storage.remote:
+            yield self.storage.landing_path(source)
+            return
+        folder = self.storage.landing(source)
+        with tempfile.TemporaryDirectory(prefix=f"storefront-demo-{source}-") as staging:
+            yield Path(staging)
+            for path in sorted(Path(staging).iterdir()):
+                if path.is_file():
+                    folder.put(path)
 
     def materialize(
         self,
@@ -110,9 +136,13 @@ def run_demo(only: Sequence[str] = ()) -> DemoContext:
 
     instance = dg.DagsterInstance.get()
     ctx = DemoContext(instance=instance, storage=shared_resources()["storage"])  # type: ignore[arg-type]
-    for domain, module in domain_demos().items():
-        if only and domain not in only:
-            continue
-        print(f"== {domain}", flush=True)
-        module.run(ctx)
+    unknown = sorted(set(only) - set(domain_demos()))
+    if unknown:
+        raise SystemExit(f"unknown domain(s) {unknown}; known: {sorted(domain_demos())}")
+    with ctx.cleanup:
+        for domain, module in domain_demos().items():
+            if only and domain not in only:
+                continue
+            print(f"== {domain}", flush=True)
+            module.run(ctx)
     return ctx

@@ -14,7 +14,8 @@ DEMO_TAG = "sandbox"
 def run(ctx: DemoContext) -> None:
     """Generate the sandbox category, ingest both files, build the `sandbox` tag, train and compare."""
     spec = AmazonSandboxSpec()
-    generate(ctx.storage.landing_path(LANDING_SOURCE), spec)
+    with ctx.landing(LANDING_SOURCE) as folder:
+        generate(folder, spec)
     ctx.instance.add_dynamic_partitions(category_partitions.name, [spec.category])
     ctx.instance.add_dynamic_partitions(dataset_partitions.name, [DEMO_TAG])
     ctx.materialize(["amazon_reviews", "amazon_items"], partitions=[spec.category])

@@ -13,7 +13,7 @@ DEMO_TRAINING = {"epochs": 8}
 
 
 def run(ctx: DemoContext) -> None:
-    directory = ctx.storage.landing_path(LANDING_SOURCE)
+    directory = ctx.scratch("landing", LANDING_SOURCE)  # SQLite databases: outside sources, not object-store files
     urls = build_store_databases(directory, n_stores=DEFAULT_STORES, n_people=DEMO_PEOPLE)
     stores = RetailStoresResource(store_urls=urls)
     ctx.instance.add_dynamic_partitions(store_partitions.name, list(urls))

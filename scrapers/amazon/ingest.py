@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from foundation.progress import Progress
 from foundation.storage.delta_tables import DeltaStore, Window, WriteResult
 from foundation.storage.quarantine import Quarantine, TooManyRejects
-from scrapers.amazon.jsonl import CHUNK_BYTES, read_chunks
+from scrapers.amazon.jsonl import CHUNK_BYTES, ChunkResult, read_chunks
 
 MAX_REJECT_SHARE = 0.05
 
@@ -44,6 +44,7 @@ def ingest_file(
     chunk_bytes: int = CHUNK_BYTES,
     log: Any = None,
     allow_shrink: bool = False,
+    chunks: Iterable[ChunkResult] | None = None,
 ) -> tuple[WriteResult, dict[str, Any]]:
     """Stream `path` into `store`, replacing the category's rows in one commit; rejects go to `quarantine`
     (with the line's byte offset in the file, decompressed for `.gz`).
@@ -51,6 +52,9 @@ def ingest_file(
     Too many rejects (`TooManyRejects`), an empty file (`EmptyFile`) or a much smaller file than the stored
     category (`ShrinkRefused`, unless `allow_shrink`) fail the stream before the commit, so the category keeps
     its rows. Returns the write and the file's stats: lines, blank_lines, bytes, seconds, rating_counts (reviews).
+
+    `chunks` replaces `read_chunks(path, ...)` with the same chunks parsed elsewhere, in file order (a Ray cluster:
+    scrapers/amazon/distributed.py); quarantine, checks and the commit stay here.
     """
     path = Path(path)
     stats: dict[str, Any] = {"lines": 0, "blank_lines": 0, "bytes": 0, "rating_counts": Counter()}
@@ -59,7 +63,7 @@ def ingest_file(
 
     def batches() -> Iterator[pa.RecordBatch]:
         rows = 0
-        for chunk in read_chunks(path, kind, category, chunk_bytes):
+        for chunk in read_chunks(path, kind, category, chunk_bytes) if chunks is None else chunks:
             progress.advance(chunk.lines)
             stats["lines"] += chunk.lines
             stats["blank_lines"] += chunk.blank_lines

@@ -13,9 +13,11 @@ Parquet encoding ~1.4 (pyarrow's encoder, through `DeltaStore.overwrite_stream`)
 Arrow zero-copy (`pa.BufferReader`; an `io.BytesIO` made Arrow's I/O threads copy it back out under the GIL),
 lines are counted once per chunk with numpy, gzip is decoded by Arrow, and `read_chunks` parses whole chunks
 side by side in parser threads, up to two chunks ahead of the writer, which encodes meanwhile (~1.7 of the 2
-cores busy). A clean chunk never takes the line-by-line path. DuckDB's JSON reader parses ~1.5x faster but
-coerces bad values (1.5 -> 2 for an integer, true -> 1, an object -> its JSON text) where Arrow refuses them,
-so it is not used: a bad line must be rejected.
+cores busy). A clean chunk never takes the line-by-line path. Before Arrow, each review chunk is offered to
+DuckDB's JSON reader (`duckdb_lines`), which parses more cheaply but coerces bad values (1.5 -> 2 for an integer,
+true -> 1, an object -> its JSON text) where Arrow refuses them: so it reads loose types, the values are judged
+with Arrow's rules, and a chunk it cannot vouch for, or with any unusable row, takes the Arrow path, which alone
+decides what a reject is.
 
 Line numbers are 1-based, like an editor's, so `sed -n <line>p <file>` shows the rejected line. Each reject
 also carries its byte offset in the chunk (`Reject.offset`; the ingestion adds the chunk's offset in the file).
@@ -34,6 +36,7 @@ import json
 import math
 import os
 import queue
+import re
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -47,6 +50,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from scrapers.amazon.duckdb_lines import StrictJsonLines
+
 CHUNK_BYTES = 16 << 20
 _NEWLINE = ord("\n")
 Chunk = bytes | bytearray  # whole lines, each ending in a newline
@@ -54,6 +59,7 @@ _MIN_BISECT_BYTES = 256 << 10
 # Plausible review times: the oldest Amazon reviews are from 1996; anything later than 2030 is in the wrong unit.
 _MIN_TS_MS = 820_454_400_000
 _MAX_TS_MS = 1_893_456_000_000
+_MAX_VOTES = 2**31 - 1  # stored as int32: a larger count is rejected, not a crash of the whole file
 
 REVIEW_IMAGE = pa.struct(
     [
@@ -160,8 +166,10 @@ def open_for_chunks(path: str | Path) -> IO[bytes]:
 
 
 def count_lines(chunk: Chunk) -> int:
-    """Newlines in `chunk`: numpy compares 16 MB in ~3 ms, `bytes.count` takes ~5 ms (it runs once per chunk)."""
-    return int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == _NEWLINE))
+    """Newlines in `chunk`: numpy compares 16 MB in ~3 ms, `bytes.count` takes ~5 ms (it runs once per chunk).
+    In 1 MB slices, so the comparison's mask is a small reused block, not 16 MB of fresh pages every chunk."""
+    data = np.frombuffer(chunk, np.uint8)
+    return sum(int(np.count_nonzero(data[i : i + (1 << 20)] == _NEWLINE)) for i in range(0, data.size, 1 << 20))
 
 
 def iter_line_chunks(stream: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, int, bytearray]]:
@@ -243,7 +251,10 @@ def _coerce_review(record: dict[str, Any]) -> dict[str, Any]:
             number = _number(name, value)
             if number != int(number):
                 raise ValueError(f"{name}={value!r} is not a whole number")
-            out[name] = int(number)
+            whole = value if isinstance(value, int) else int(number)  # an int stays exact (no round trip via float)
+            if not -(2**63) <= whole < 2**63:
+                raise ValueError(f"{name}={str(value)[:80]} does not fit 64 bits")
+            out[name] = whole
         elif name == "verified_purchase":
             if not isinstance(value, bool):
                 raise ValueError(f"{name}={value!r} is not a boolean")
@@ -251,6 +262,8 @@ def _coerce_review(record: dict[str, Any]) -> dict[str, Any]:
         elif name == "images":
             if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
                 raise ValueError(f"images={str(value)[:80]!r} is not a list of objects")
+            if any(not isinstance(i.get(k), str | None) for i in value for k in REVIEW_IMAGE.names):
+                raise ValueError(f"images={str(value)[:80]!r} has a field that is not text")
             out[name] = value
         else:
             if not isinstance(value, str):
@@ -277,6 +290,9 @@ def _number(name: str, value: Any, finite: bool = True) -> float:
 # and ~10% more MB/s than Arrow splitting each chunk into blocks for its own thread pool.
 _READ_OPTIONS = pa_json.ReadOptions(use_threads=False, block_size=4 << 20)
 _PARSE_OPTIONS = pa_json.ParseOptions(explicit_schema=REVIEW_LINE_SCHEMA, unexpected_field_behavior="ignore")
+_STRICT_LINES = StrictJsonLines(REVIEW_LINE_SCHEMA, _PARSE_OPTIONS)
+# pyarrow 25's JSON reader crashes the process (SIGSEGV) when a block's first value is a top-level `null`.
+_LEADING_NULL = re.compile(rb"\s*null")
 
 
 def _parse_review_chunk(
@@ -285,10 +301,12 @@ def _parse_review_chunk(
     """Arrow's fast parser when the chunk is clean; otherwise bisect towards the bad lines."""
     lines = count_lines(chunk) if lines is None else lines
     try:
-        table = pa_json.read_json(pa.BufferReader(chunk), read_options=_READ_OPTIONS, parse_options=_PARSE_OPTIONS)
-        # Arrow skips blank lines; then rows no longer map to line numbers, and the slow path handles it.
-        if table.num_rows == lines:
-            return table, np.arange(first_line, first_line + lines, dtype=np.int64), []
+        if not _LEADING_NULL.match(chunk):
+            table = pa_json.read_json(pa.BufferReader(chunk), read_options=_READ_OPTIONS, parse_options=_PARSE_OPTIONS)
+            # Arrow skips blank lines; then rows no longer map to line numbers, and the slow path handles it.
+            if table.num_rows == lines:
+                table.validate(full=True)  # Arrow's reader does not check UTF-8; invalid text must not be stored
+                return table, np.arange(first_line, first_line + lines, dtype=np.int64), []
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     if len(chunk) <= _MIN_BISECT_BYTES or lines < 2:
@@ -311,12 +329,15 @@ def _bad_ratings(rating: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Arr
 def _review_rejects(table: pa.Table) -> list[tuple[int, str]]:
     """(row, reason) for rows that parsed but cannot be used: no ids, no rating, rating or time out of range."""
     stamp = pc.min_max(table["timestamp"])
+    votes = pc.min_max(table["helpful_vote"])
     nulls = sum(table[name].null_count for name in ("user_id", "parent_asin", "asin", "rating", "timestamp"))
     if not table.num_rows or (
         nulls == 0
         and not pc.any(_bad_ratings(table["rating"])).as_py()
         and stamp["min"].as_py() >= _MIN_TS_MS
         and stamp["max"].as_py() <= _MAX_TS_MS
+        and (votes["min"].as_py() or 0) >= -_MAX_VOTES - 1
+        and (votes["max"].as_py() or 0) <= _MAX_VOTES
     ):
         return []  # the usual case, decided from a few aggregates
     problems: list[tuple[int, str]] = []
@@ -331,6 +352,10 @@ def _review_rejects(table: pa.Table) -> list[tuple[int, str]]:
     bad_stamp = pc.fill_null(pc.or_(pc.less(stamp, _MIN_TS_MS), pc.greater(stamp, _MAX_TS_MS)), False)
     for row in np.flatnonzero(bad_stamp.to_numpy(zero_copy_only=False)):
         problems.append((int(row), f"out_of_range: timestamp={stamp[int(row)].as_py()} is not 1996..2030 in ms"))
+    votes = table["helpful_vote"]
+    bad_votes = pc.fill_null(pc.or_(pc.less(votes, -_MAX_VOTES - 1), pc.greater(votes, _MAX_VOTES)), False)
+    for row in np.flatnonzero(bad_votes.to_numpy(zero_copy_only=False)):
+        problems.append((int(row), f"out_of_range: helpful_vote={votes[int(row)].as_py()} does not fit 32 bits"))
     first: dict[int, str] = {}
     for row, reason in problems:  # one reason per row, the first found
         first.setdefault(row, reason)
@@ -353,11 +378,19 @@ def _constant(value: str, n: int) -> pa.Array:
 
 
 def parse_review_chunk(
-    first_line: int, chunk: Chunk, category: str, source_file: str, lines: int | None = None
+    first_line: int, chunk: Chunk, category: str, source_file: str, lines: int | None = None, fast: bool = True
 ) -> ChunkResult:
+    """One chunk of review lines: DuckDB's strict fast path (`duckdb_lines`) when it vouches for the whole chunk
+    and every row is usable; otherwise (or with `fast=False`) Arrow's reader, bisected down to line-by-line parsing
+    around the bad lines. Both give the same table for the same lines."""
     lines = count_lines(chunk) if lines is None else lines
-    table, numbers, rejects = _parse_review_chunk(first_line, chunk, lines)
-    problems = _review_rejects(table)
+    table = _STRICT_LINES.strict_table(chunk, lines) if fast else None
+    problems = _review_rejects(table) if table is not None else [(-1, "")]
+    if not problems:  # DuckDB read it and every row is usable: one row per line, nothing to reject
+        numbers, rejects = np.arange(first_line, first_line + lines, dtype=np.int64), []
+    else:  # the exact path finds and explains every bad line (and is the only one that decides what a reject is)
+        table, numbers, rejects = _parse_review_chunk(first_line, chunk, lines)
+        problems = _review_rejects(table)
     if problems:
         raw_lines = chunk.split(b"\n")
         for row, reason in problems:

@@ -10,9 +10,11 @@ to a temporary name and rename when done. The sandbox writes its files with `fil
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from collections.abc import Iterable
 
-LANDING_SOURCE = "amazon"  # files land in storage.landing_path("amazon")
+from foundation.storage.filesystems import ObjectInfo
+
+LANDING_SOURCE = "amazon"  # files land in storage.landing("amazon")
 LANDING_FILE = re.compile(r"^(?P<meta>meta_)?(?P<category>[A-Za-z0-9][A-Za-z0-9_\-]*)\.jsonl(?:\.gz)?$")
 KINDS = ("reviews", "items")
 
@@ -25,18 +27,18 @@ def file_name(kind: str, category: str, compressed: bool = False) -> str:
     return f"{stem}.jsonl.gz" if compressed else f"{stem}.jsonl"
 
 
-def landed_file(folder: Path, kind: str, category: str) -> Path | None:
-    """The landed file of a category and kind, plain or gzip (both present: the newer one); None if absent."""
-    found = [folder / file_name(kind, category, gz) for gz in (False, True)]
-    found = [p for p in found if p.is_file()]
-    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
+def landed_file(listing: Iterable[ObjectInfo], kind: str, category: str) -> ObjectInfo | None:
+    """The landed file of a category and kind in a landing listing (`LandingFolder.files()`), plain or gzip
+    (both present: the newer one); None if absent."""
+    names = {file_name(kind, category, gz) for gz in (False, True)}
+    found = [f for f in listing if f.name in names]
+    return max(found, key=lambda f: f.mtime_ns) if found else None
 
 
-def landed_files(folder: Path) -> list[tuple[Path, str, str]]:
-    """(path, kind, category) of every file in `folder` named like an Amazon Reviews 2023 file."""
+def landed_files(listing: Iterable[ObjectInfo]) -> list[tuple[ObjectInfo, str, str]]:
+    """(file, kind, category) of every file in a landing listing named like an Amazon Reviews 2023 file."""
     found = []
-    for path in sorted(folder.iterdir()):
-        match = LANDING_FILE.match(path.name)
-        if match and path.is_file():
-            found.append((path, "items" if match["meta"] else "reviews", match["category"]))
+    for file in sorted(listing, key=lambda f: f.name):
+        if match := LANDING_FILE.match(file.name):
+            found.append((file, "items" if match["meta"] else "reviews", match["category"]))
     return found

@@ -17,18 +17,23 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from foundation.outbound import GuardedClient, OutboundLimits
 from foundation.progress import Progress
+from foundation.storage.filesystems import object_info, write_bytes
+
+if TYPE_CHECKING:  # workers unpickle `fetch_and_normalise` from this module: it must not import Dagster
+    from foundation.compute import Engine
 
 SIZE = 224
 MAX_PIXELS = 50_000_000  # larger claims are decompression bombs, not product photos
@@ -93,6 +98,9 @@ def normalise(data: bytes) -> NormalisedImage:
     return NormalisedImage(digest, out.getvalue(), source_mode, source_size)
 
 
+_OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-fA-F]+>")
+
+
 def _decode(data: bytes) -> tuple[Image.Image, str, tuple[int, int]]:
     """Decode with the guards, EXIF rotation applied; JPEGs at the smallest DCT scale still >= the target size."""
     ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -114,7 +122,8 @@ def _decode(data: bytes) -> tuple[Image.Image, str, tuple[int, int]]:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageRejected(f"decompression_bomb: {err}") from err
     except UnidentifiedImageError as err:
-        raise ImageRejected(f"not_an_image: {err}") from err
+        # Pillow names the buffer by its memory address ("<_io.BytesIO object at 0x7f..>"): a reason must not vary.
+        raise ImageRejected(f"not_an_image: {_OBJECT_REPR.sub('', str(err)).strip()}") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageRejected(f"corrupt: {err}") from err
     return img, mode, (width, height)
@@ -200,38 +209,79 @@ class ImageBatch:
     metadata: dict[str, float] = field(default_factory=dict)  # download and normalisation rates
 
 
-def store_jpeg(image_dir: Path, image: NormalisedImage) -> Path:
-    """The normalised JPEG under `image_dir/<sha[:2]>/<sha>.jpg`, written once (atomically)."""
-    path = image_dir / image.sha256[:2] / f"{image.sha256}.jpg"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(image.jpeg)
-        tmp.replace(path)
-    return path
+def store_jpeg(image_dir: str | Path, image: NormalisedImage) -> str:
+    """The normalised JPEG at `image_dir/<sha[:2]>/<sha>.jpg` (a folder or an object-store prefix), written once
+    (atomically: temp name and rename locally, one PUT on an object store); returns its path or URI."""
+    uri = f"{str(image_dir).rstrip('/')}/{image.sha256[:2]}/{image.sha256}.jpg"
+    if object_info(uri) is None:  # content-addressed: an existing file already holds these bytes
+        write_bytes(uri, image.jpeg)
+    return uri
+
+
+Normalised = tuple[NormalisedImage | None, str | None]  # an image or the reason it was rejected
+IMAGE_BATCH = 64  # URLs per cluster work unit: enough to keep a worker's download threads busy
+
+
+@dataclass(frozen=True)
+class ImageUnit:
+    """One cluster work unit: URLs to download and normalise, with the outbound guard's settings."""
+
+    urls: tuple[str, ...]
+    allow: tuple[str, ...] = ()
+    limits: OutboundLimits | None = None
+
+
+def fetch_and_normalise(unit: ImageUnit) -> list[tuple[str, str | None, Normalised | None]]:
+    """On a worker: (url, download error, (normalised image, rejection reason) when downloaded) for each URL of
+    `unit`, by the same `download_all` and `normalise_all` as in-process."""
+    downloads = download_all(unit.urls, unit.allow, unit.limits)
+    fetched = [d for d in downloads if d.data is not None]
+    normalised = dict(zip([d.url for d in fetched], normalise_all([d.data for d in fetched]), strict=True))
+    return [(d.url, d.error, normalised.get(d.url)) for d in downloads]
 
 
 def collect_images(
     wanted: list[tuple[str, str]],
     known: dict[str, dict[str, Any]],
-    image_dir: Path,
+    image_dir: str | Path,
     log: Any,
     allow: Iterable[str] = (),
     limits: OutboundLimits | None = None,
+    engine: Engine | None = None,
 ) -> ImageBatch:
     """Rows for each wanted (image URL, query): reused when the URL was normalised before (for any query),
     else downloaded once (guarded; `allow` lists internal host:port or CIDR entries that may be fetched),
-    normalised and stored content-addressed; failures come back as rejects with their reason."""
+    normalised and stored content-addressed; failures come back as rejects with their reason.
+
+    With `engine` (a Ray cluster, foundation/compute.py) the workers download and normalise batches of URLs with
+    `fetch_and_normalise`; the JPEGs (~15 KB each) come back and are stored here, like in-process."""
     todo = sorted({url for url, _ in wanted if url not in known})
-    with Progress(log, "images downloaded", len(todo)) as downloading:
-        downloads = {d.url: d for d in download_all(todo, allow, limits)}
-        downloading.advance(len(todo))
-    fetched = [d for d in downloads.values() if d.data is not None]
-    with Progress(log, "images normalised", len(fetched)) as normalising:
-        normalised = dict(zip([d.url for d in fetched], normalise_all([d.data for d in fetched]), strict=True))
-        normalising.advance(len(fetched))
+    if engine is None:
+        with Progress(log, "images downloaded", len(todo)) as downloading:
+            downloads = {d.url: d for d in download_all(todo, allow, limits)}
+            downloading.advance(len(todo))
+        fetched = [d for d in downloads.values() if d.data is not None]
+        with Progress(log, "images normalised", len(fetched)) as normalising:
+            normalised = dict(zip([d.url for d in fetched], normalise_all([d.data for d in fetched]), strict=True))
+            normalising.advance(len(fetched))
+        rates = downloading.metadata() | normalising.metadata()
+    else:
+        with Progress(log, "images downloaded and normalised on the cluster", len(todo)) as progress:
+            downloads, normalised = {}, {}
+            units = [
+                ImageUnit(tuple(todo[i : i + IMAGE_BATCH]), tuple(allow), limits)
+                for i in range(0, len(todo), IMAGE_BATCH)
+            ]
+            for results in engine.map_ordered(fetch_and_normalise, units):
+                for url, error, pair in results:
+                    downloads[url] = Download(url, None, error)  # the source bytes stay on the worker
+                    if pair is not None:
+                        normalised[url] = pair
+                progress.advance(len(results))
+        fetched = list(normalised)
+        rates = progress.metadata()
     now = datetime.now(UTC)
-    batch = ImageBatch([], [], len(fetched), 0, downloading.metadata() | normalising.metadata())
+    batch = ImageBatch([], [], len(fetched), 0, rates)
     for url, query in wanted:
         if url in known:
             batch.rows.append({**known[url], "query": query})
@@ -247,7 +297,7 @@ def collect_images(
                 "image_url": url,
                 "query": query,
                 "content_sha256": image.sha256,
-                "path": str(store_jpeg(image_dir, image)),
+                "path": store_jpeg(image_dir, image),
                 "source_mode": image.source_mode,
                 "source_width": image.source_size[0],
                 "source_height": image.source_size[1],

@@ -54,13 +54,21 @@ def test_ingest_build_train_and_compare(instance, storage, landed):
     assert ndcg["item_knn"] > ndcg["random"]
     autoencoder = storage.model_store("amazon_autoencoder", "toys")
     assert (autoencoder.path() / "mult_dae.keras").is_file()
-    assert autoencoder.manifest()["files"] == ["metrics.json", "mult_dae.keras"]
+    assert autoencoder.manifest()["files"] == ["metrics.json", "mult_dae.keras", "per_user.npz"]
     report = json.loads(storage.model_store("amazon_ease", "toys").read_text("metrics.json"))
     assert report["test_users"] == len(set(ratings.read()["user_id"].to_pylist()))
     comparison = storage.model_store("amazon_comparison", "toys")
     md = comparison.read_text("comparison.md")
     assert "| ease |" in md and "recall@10" in md
     assert set(comparison.manifest()["data_versions"]) == {f"amazon_{name}" for name in MODEL_NAMES}
+    # The champion is the validation winner, and every model's test metrics carry bootstrap intervals.
+    selection = json.loads(comparison.read_text("champion.json"))
+    validation = {name: m["ndcg@10"]["mean"] for name, m in selection["validation"].items()}
+    assert selection["champion"] == max(validation, key=validation.__getitem__) and "Champion (served)" in md
+    assert set(selection["test"]) == set(MODEL_NAMES)
+    assert all(m["ndcg@10"]["low"] <= m["ndcg@10"]["mean"] <= m["ndcg@10"]["high"] for m in selection["test"].values())
+    assert selection["test"]["ease"]["ndcg@10"]["mean"] == pytest.approx(ndcg["ease"], abs=1e-4)
+    assert report["split_settings"]["validation_users"] > 0 and report["validation_metrics"]["ndcg@10"] > 0
     spec = json.loads(storage.model_store("amazon_dataset", "toys").read_text("spec.json"))
     assert spec == {"min_item_interactions": 1, "sample_n": 0, "seed": 0, **BUILD}
 

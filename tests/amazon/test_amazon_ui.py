@@ -36,6 +36,7 @@ def test_pick_a_user_and_see_history_and_top10_per_model(app):
             page = browser.new_page()
             page.goto(url)
             assert page.locator("#user option").count() == len(app.users) > 1
+            assert "No champion chosen yet" in page.locator("#served-by").inner_text()  # no comparison ran
             user = app.users[1]
             page.select_option("#user", user)
             page.click("#show")

@@ -128,7 +128,18 @@ def test_crawl_extract_and_cut_corpus(universe, storage, instance, monkeypatch, 
     )
     trained = _meta(model, "char_rnn_model")
     assert trained["epochs"] == 1 and "data:image/png;base64" in trained["loss_plot"]
+    # Without a GPU the plan's preset is compared with the CPU-sized LSTM; the validation champion is served.
+    assert set(trained["validation_bits_per_char"]) == {"tiny", "small"} and "candidates" in trained["preset_choice"]
+    bits = trained["validation_bits_per_char"]
+    assert trained["champion"] == min(bits, key=bits.__getitem__)
     evaluation = _meta(model, "char_rnn_evaluation")
+    assert evaluation["served"] == trained["champion"]
+    comparison = evaluation["comparison"]
+    assert set(comparison["test"]) == {"tiny", "small", "6-gram (Witten-Bell)"}
+    for scores in comparison["test"].values():  # bootstrap intervals over windows around each mean
+        interval = scores["neg_bits_per_char"]
+        assert interval["low"] <= interval["mean"] <= interval["high"]
+    assert "95% CI" in evaluation["candidates"]
     assert evaluation["test_characters"] == 64 * 100
     assert {"unigram", "6-gram (Witten-Bell)", "gzip -9", "bzip2 -9", "xz -9e"} <= set(
         evaluation["baselines_bits_per_char"]
@@ -138,5 +149,7 @@ def test_crawl_extract_and_cut_corpus(universe, storage, instance, monkeypatch, 
     corpus_version = read_manifest(CHAR_CORPUS.uri(storage, "train")).metadata["source_table_version"]
     assert len(json.loads(store.read_text("completions.json"))) == 5
     manifest = store.manifest()
-    assert manifest["params"]["preset"] == "tiny" and manifest["data_versions"] == {SOURCE_FILES.name: corpus_version}
+    assert manifest["params"]["presets"] == ["tiny", "small"] and manifest["data_versions"] == {
+        SOURCE_FILES.name: corpus_version
+    }
     assert trained["model_version"] == store.latest() == evaluation["model_version"]

@@ -18,9 +18,11 @@ from assets.dunnhumby.tables import (
     BASKETS,
     CALENDAR,
     LANDING_SOURCE,
+    MISSION_MODEL,
     NEXT_BASKET_MODEL,
     NEXT_BASKET_SCORES,
     TRANSACTIONS,
+    WEEK_MISSIONS,
 )
 from sandbox.dunnhumby import DunnhumbySandbox, write_calendar, write_excel_mangled
 from scrapers.dunnhumby.profiling import empty_or_broken, profile_week, profile_weeks, profiles_markdown
@@ -188,7 +190,13 @@ def test_training_then_scoring_a_new_week_does_not_retrain(storage, instance):
     model_dir = storage.model_store(NEXT_BASKET_MODEL).path(version)
     model_files = {p.name: p.stat().st_mtime_ns for p in model_dir.iterdir()}
     report = json.loads((model_dir / "report.json").read_text())
-    assert {"G-TopFreq", "P-TopFreq", "GP-TopFreq", "BiLSTM-attention"} == set(report["results"])
+    candidates = {"G-TopFreq", "P-TopFreq", "GP-TopFreq", "TIFU-KNN", "RepeatExplore-MLP"}
+    assert set(report["selection"]["test"]) == candidates == set(report["selection"]["validation"])
+    champion = report["selection"]["champion"]
+    assert json.loads((model_dir / "champion.json").read_text())["kind"] == champion  # the served one
+    model_meta = training.asset_materializations_for_node("dunnhumby_next_basket_model")[0].metadata
+    assert model_meta["champion"].value == champion
+    assert model_meta["preset"].value == "tiny" and "set in config" in model_meta["preset_reason"].value
     missions = training.asset_materializations_for_node("dunnhumby_shopping_missions")
     mission_meta = next(m for m in missions if m.asset_key.path == ["dunnhumby_basket_missions"]).metadata
     assert mission_meta["nmi_dominant_mission"].value > mission_meta["nmi_dominant_mission_random"].value
@@ -199,7 +207,14 @@ def test_training_then_scoring_a_new_week_does_not_retrain(storage, instance):
     scoring = run_weekly(defs, instance, [new_week])
     assert scoring.success
     keys = {e.asset_key.path[-1] for e in scoring.get_asset_materialization_events()}
-    assert keys == {"dunnhumby_transactions", "dunnhumby_baskets", "dunnhumby_next_basket_scores"}
+    assert keys == {
+        "dunnhumby_transactions", "dunnhumby_baskets", "dunnhumby_next_basket_scores", "dunnhumby_week_missions"
+    }  # fmt: skip
+    # The new week got missions from the published LDA, without a refit (same version, same mission ids).
+    week_missions = WEEK_MISSIONS.store(storage).read()
+    assert set(week_missions["SHOP_WEEK"].to_pylist()) == {new_week}
+    assert set(week_missions["MODEL_VERSION"].to_pylist()) == {storage.model_store(MISSION_MODEL).latest()}
+    assert max(week_missions["MISSION"].to_pylist()) < mission_meta["k"].value
     assert storage.model_store(NEXT_BASKET_MODEL).latest() == version
     assert {p.name: p.stat().st_mtime_ns for p in model_dir.iterdir()} == model_files
     scores = NEXT_BASKET_SCORES.store(storage).read()
@@ -209,6 +224,18 @@ def test_training_then_scoring_a_new_week_does_not_retrain(storage, instance):
     shoppers = shoppers.filter(pc.and_(pc.equal(shoppers["SHOP_WEEK"], new_week), pc.invert(shoppers["IS_ANONYMOUS"])))
     assert set(scores["CUST_CODE"].to_pylist()) == set(shoppers["CUST_CODE"].to_pylist())
     assert max(scores["RANK"].to_pylist()) == TINY_MODELS.top_k
+
+    # Weeks ingested before the first model: a range run of the scores asset is the backfill.
+    backfill = dg.materialize(
+        [*dunnhumby_defs.assets],
+        selection=["dunnhumby_next_basket_scores"],
+        instance=instance,
+        resources={"storage": storage, "dunnhumby_models": TINY_MODELS},
+        tags={"dagster/asset_partition_range_start": history[0], "dagster/asset_partition_range_end": history[-1]},
+    )
+    assert backfill.success
+    scored_weeks = set(NEXT_BASKET_SCORES.store(storage).read()["SHOP_WEEK"].to_pylist())
+    assert scored_weeks == {*history, new_week}
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from assets.retail.tables import (
     STORE_CUSTOMERS,
     TWO_TOWER_MODEL,
 )
+from foundation.hardware import gpu_available
 from foundation.resources import StorageResource
 from models.retail.sequences import read_examples
 from sandbox.retail import build_store_databases, match_quality, planted_truth
@@ -112,19 +113,27 @@ def test_pipeline_end_to_end(instance, storage: StorageResource, store_urls: dic
         run_config={"ops": {"two_tower_model": {"config": TINY_TRAINING}}},
     )
     assert trained.success
-    report = json.loads(storage.model_store(TWO_TOWER_MODEL).read_text("report.json"))["results"]
+    saved = json.loads(storage.model_store(TWO_TOWER_MODEL).read_text("report.json"))
+    report, comparison = saved["results"], saved["comparison"]
     ndcg = {name: r["ndcg@10"] for name, r in report.items()}
-    baselines = {k: v for k, v in ndcg.items() if k != "two_tower"}
-    # The model check (WARN) compares with the strongest baseline; the tiny model must at least beat popularity.
+    # The champion is the validation winner; test metrics carry bootstrap intervals for every candidate.
+    validation = {name: m["ndcg@10"]["mean"] for name, m in comparison["validation"].items()}
+    assert saved["champion"] == comparison["champion"] == max(validation, key=validation.__getitem__)
+    assert all(m["ndcg@10"]["low"] <= m["ndcg@10"]["mean"] <= m["ndcg@10"]["high"] for m in comparison["test"].values())
+    difference = comparison["champion_minus_best_baseline_test"]
     assert checks_of(trained) == {
         "item_item_examples_have_no_future_items": True,
-        "two_tower_beats_most_popular": ndcg["two_tower"] > max(baselines.values()),
+        "retail_champion_vs_strongest_baseline": difference is None or difference["high"] >= 0,
     }
     assert ndcg["two_tower"] > ndcg["most_popular"], ndcg
     examples = metadata_of(trained, "item_item_examples")
     assert examples["test_examples"] > 100 and examples["train_examples"] > examples["test_examples"]
+    assert examples["validation_examples"] == examples["test_examples"]  # one of each per entity
     model = metadata_of(trained, "two_tower_model")
     assert model["two_tower_hit_rate@10"] == report["two_tower"]["hit_rate@10"] > report["most_popular"]["hit_rate@10"]
+    assert model["served_model"] == saved["champion"]
+    assert model["preset"] == ("full" if gpu_available() else "small"), model["preset_reason"]
+    assert (storage.model_store(TWO_TOWER_MODEL).path() / "baselines.npz").exists()
     store = storage.model_store(TWO_TOWER_MODEL)
     model_dir = store.path()
     assert (model_dir / "query_tower.keras").exists() and (model_dir / "candidates.npz").exists()
@@ -146,8 +155,9 @@ def test_examples_contain_no_future_items(instance, storage: StorageResource, st
     assert materialize(instance, storage, stores, ["item_item_examples"]).success
 
     train = read_examples(ITEM_ITEM_EXAMPLES.uri(storage, "train"))
+    validation = read_examples(ITEM_ITEM_EXAMPLES.uri(storage, "validation"))
     test = read_examples(ITEM_ITEM_EXAMPLES.uri(storage, "test"))
-    for arrays in (train, test):
+    for arrays in (train, validation, test):
         real = arrays["context_item_id"] != 0
         assert (arrays["context_timestamp"][real] <= np.repeat(arrays["label_timestamp"], 10, axis=1)[real]).all()
         # padding is at the end, with 0 / b"" as in the original layout
@@ -158,6 +168,9 @@ def test_examples_contain_no_future_items(instance, storage: StorageResource, st
     assert test_time.index.is_unique
     train_time = pd.Series(train["label_timestamp"][:, 0], index=train["entity_id"][:, 0])
     assert (train_time <= test_time.reindex(train_time.index).to_numpy()).all()
+    validation_time = pd.Series(validation["label_timestamp"][:, 0], index=validation["entity_id"][:, 0])
+    assert (validation_time <= test_time.reindex(validation_time.index).to_numpy()).all()
+    assert (train_time <= validation_time.reindex(train_time.index).to_numpy()).all()
     tx = ENTITY_TRANSACTIONS.store(storage).read().to_pandas()
     last = tx.groupby("entity_id")["transaction_time"].max().astype("int64") // 1_000_000_000
     assert (last.reindex(test_time.index.astype(str)).to_numpy() == test_time.to_numpy()).all()

@@ -8,14 +8,6 @@ with the password supplied separately (RETAIL_DB_PASSWORD in deployments).
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from pathlib import Path
-
 import dagster as dg
 import pytest
 import sqlalchemy as sa
@@ -25,88 +17,13 @@ from assets.retail.partitions import store_partitions
 from assets.retail.resources import RetailStoresResource
 from assets.retail.tables import CUSTOMER_ENTITIES, ENTITY_TRANSACTIONS, STORE_CUSTOMERS
 from sandbox.retail import generate_world, match_quality, planted_truth, write_store
-
-PASSWORD = "sandbox-only-password"
-
-
-def _postgres_bin() -> Path | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(os.path.realpath(found)).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(candidates[-1]).parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.postgres_cluster import PASSWORD, PostgresCluster
 
 
 @pytest.fixture
-def postgres_url(missing):
-    """A throwaway PostgreSQL cluster on 127.0.0.1; yields a URL template with {password} and {db}."""
-    bindir = _postgres_bin()
-    if bindir is None:
-        missing("PostgreSQL server binaries not installed (Debian package postgresql; `make setup` installs it)")
-    as_root = os.geteuid() == 0
-    user = "postgres" if as_root else None
-    if as_root:
-        try:
-            import pwd
-
-            pwd.getpwnam("postgres")
-        except KeyError:
-            missing("running as root without a postgres system user to own the cluster")
-    base = Path(tempfile.mkdtemp(prefix="retail-pg-"))
-    data, sockets, pwfile = base / "data", base / "sock", base / "pw"
-    sockets.mkdir()
-    pwfile.write_text(PASSWORD)
-    if as_root:
-        shutil.chown(base, "postgres")
-        shutil.chown(sockets, "postgres")
-        shutil.chown(pwfile, "postgres")
-    port = _free_port()
-    run = {"user": user, "check": True, "capture_output": True, "timeout": 120}
-    try:
-        subprocess.run(
-            [
-                bindir / "initdb",
-                "-D",
-                data,
-                "-U",
-                "storefront",
-                f"--pwfile={pwfile}",
-                "--auth=scram-sha-256",
-                "-E",
-                "UTF8",
-            ],
-            **run,
-        )
-        subprocess.run(
-            [
-                bindir / "pg_ctl",
-                "-D",
-                data,
-                "-l",
-                base / "log",
-                "-w",
-                "start",
-                "-o",
-                f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1",
-            ],
-            **run,
-        )
-    except (subprocess.CalledProcessError, OSError) as error:
-        shutil.rmtree(base, ignore_errors=True)
-        missing(f"could not start PostgreSQL: {getattr(error, 'stderr', error)!r}")
-    try:
-        yield f"postgresql+psycopg://storefront:{{password}}@127.0.0.1:{port}/{{db}}"
-    finally:
-        subprocess.run(
-            [bindir / "pg_ctl", "-D", data, "-m", "fast", "stop"], user=user, capture_output=True, timeout=60
-        )
-        shutil.rmtree(base, ignore_errors=True)
+def postgres_url(postgres_cluster: PostgresCluster) -> str:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (tests/conftest.py); a URL template with {password} and {db}."""
+    return postgres_cluster.url_template
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         on=["StoreID", "CustomerID"],
     )
     frame = transactions_frame(world, tx, tx["PersonID"].astype(str))
-    train_examples, _, _ = split_examples(frame)
+    train_examples = split_examples(frame).train
     catalogue = catalogue_features(catalogue_frame(world))
     config = TwoTowerConfig(embedding_dim=8, gru_units=8, epochs=1)
     query, embeddings, _ = train(as_arrays(train_examples), catalogue, config)

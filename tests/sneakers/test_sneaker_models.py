@@ -73,3 +73,97 @@ def test_tiny_cnn_has_four_softmax_heads_and_reloads_exactly(tmp_path):
     after = loaded.predict(x, verbose=0)
     for head in before:
         np.testing.assert_array_equal(before[head], after[head])
+
+
+def _listings(n: int, seed: int, split: str) -> list[dict]:
+    """Listings whose price is set by the sneaker model (as on GOAT): model m costs about 40 * m + 30. The titles
+    carry no model name here, so only the (title-parsed) `model` column knows it."""
+    rng = np.random.default_rng(seed)
+    models = rng.integers(0, 24, n)
+    return [
+        {
+            "listing_id": f"{split}-{i}",
+            "split": split,
+            "title": f"Sneaker edition {rng.integers(0, 1000)}",
+            "model": f"M{m}",
+            "brand": "NIKE" if m < 12 else "ADIDAS",
+            "price": float(40 * m + 30 + rng.normal(0, 8)),
+        }
+        for i, m in enumerate(models)
+    ]
+
+
+def _vocabularies() -> dict[str, list[str]]:
+    from models.sneakers.dataset import FIXED_PRICE_LABELS
+
+    return {
+        "model": [f"M{i}" for i in range(24)],
+        "brand": ["ADIDAS", "NIKE"],
+        "price_bin": list(FIXED_PRICE_LABELS),
+        "price_quantile": [str(i) for i in range(10)],
+    }
+
+
+def test_the_price_stack_knows_the_model_prices_and_a_winning_baseline_is_the_served_champion():
+    """With an uninformative CNN, the stack beats the median-price baseline only through the training split's
+    per-model prices; a baseline that wins validation is the champion, served, with test intervals."""
+    from models.sneakers.champions import (
+        Baselines,
+        compare_head,
+        per_listing_accuracy,
+        served_probabilities,
+        validation_champions,
+    )
+    from models.sneakers.stacking import fit_stack
+
+    vocabularies = _vocabularies()
+    train, validation = _listings(600, 0, "train"), _listings(120, 1, "validation")
+    baselines = Baselines.fit(train + validation, vocabularies, [float(e) for e in range(100, 1000, 100)])
+    sizes = {h: len(v) for h, v in vocabularies.items()}
+    cnn = {h: np.full((len(validation), n), 1.0 / n) for h, n in sizes.items()}  # knows nothing
+    labels = {h: np.array([baselines.label(h, r) for r in validation]) for h in ("price_bin", "model", "brand")}
+    labels["price_quantile"] = np.array([baselines.label("price_quantile", r) for r in validation])
+    median = baselines.probabilities("price_bin", validation)["median_model_price"]
+    median_accuracy = np.mean(median.argmax(1) == labels["price_bin"])
+
+    without, _ = fit_stack(cnn, labels, ["price_bin"])
+    with_prices, _ = fit_stack(cnn, labels, ["price_bin"], baselines.model_prices(sizes))
+    assert np.mean(with_prices.oof["price_bin"].argmax(1) == labels["price_bin"]) >= median_accuracy - 0.02
+    assert np.mean(with_prices.oof["price_bin"].argmax(1) == labels["price_bin"]) > np.mean(
+        without.oof["price_bin"].argmax(1) == labels["price_bin"]
+    )
+
+    # The CNN and a stack that knows nothing: the strongest baseline wins validation and is what is served.
+    stacked = {"price_bin": cnn["price_bin"], "brand": cnn["brand"]}
+    champions = validation_champions(["price_bin", "brand"], validation, cnn, stacked, labels, baselines)
+    assert champions["price_bin"].champion == "median_model_price" and champions["price_bin"].champion_is_baseline
+    assert champions["brand"].champion_is_baseline
+    served = served_probabilities("median_model_price", "price_bin", validation, cnn["price_bin"], stacked, baselines)
+    np.testing.assert_array_equal(served, median)
+
+    test = _listings(80, 2, "test")
+    y_test = np.array([baselines.label("price_bin", r) for r in test])
+    flat = np.full((len(test), 10), 0.1)
+    test_scores = per_listing_accuracy(
+        y_test, {"cnn": flat, "stacked": flat} | baselines.probabilities("price_bin", test)
+    )
+    val_scores = per_listing_accuracy(
+        labels["price_bin"],
+        {"cnn": cnn["price_bin"], "stacked": cnn["price_bin"]} | baselines.probabilities("price_bin", validation),
+    )
+    comparison = compare_head(val_scores, test_scores)
+    interval = comparison.test["median_model_price"]["accuracy"]
+    assert comparison.champion == "median_model_price" and interval.low < interval.mean < interval.high
+    assert comparison.to_json()["champion_is_baseline"]
+
+
+def test_cnn_architecture_follows_the_hardware_unless_configured(monkeypatch):
+    from foundation.hardware import FORCE_ENV
+    from models.sneakers.training import CNNTrainingSettings
+
+    monkeypatch.setenv(FORCE_ENV, "cpu")
+    architecture, reason = CNNTrainingSettings().resolved()
+    assert architecture == "tiny" and "no GPU" in reason
+    monkeypatch.setenv(FORCE_ENV, "gpu")
+    assert CNNTrainingSettings().resolved()[0] == "original"
+    assert CNNTrainingSettings(architecture="tiny").resolved() == ("tiny", "preset 'tiny' set in config")
