@@ -47,8 +47,9 @@ pools: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
 demo: setup
 	$(BIN)/storefront demo
 
+# Tests run on every core (pytest-xdist); tests sharing one cluster carry the same `xdist_group`.
 test: setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 ui: setup
 	$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000

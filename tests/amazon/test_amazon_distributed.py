@@ -23,6 +23,9 @@ from scrapers.amazon.landing import LANDING_SOURCE
 
 from .conftest import materialize
 
+# One two-node cluster per session: keep every cluster test on one xdist worker (`make test` runs `-n auto`).
+pytestmark = pytest.mark.xdist_group("ray_cluster")
+
 CHUNK = 256 << 10  # many chunks from a small file, some holding bad lines
 SPEC = AmazonSandboxSpec(category="Toys", n_users=1500, n_items=150, seed=5)
 BUILD = {"category": "Toys", "min_interactions": 2, "min_ratings": 3, "k_core": True, "sample_n": 200, "seed": 3}

@@ -22,6 +22,9 @@ from scrapers.sneakers.images import IMAGE_BATCH, collect_images
 
 from .conftest import materialize
 
+# One two-node cluster per session: keep every cluster test on one xdist worker (`make test` runs `-n auto`).
+pytestmark = pytest.mark.xdist_group("ray_cluster")
+
 QUERY = "air max 90"
 COMPARED = ["image_url", "query", "content_sha256", "source_mode", "source_width", "source_height"]
 
