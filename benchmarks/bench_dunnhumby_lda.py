@@ -11,7 +11,7 @@
    the later weeks' baskets: held-out perplexity (scikit-learn's bound, and by document completion next to a
    unigram model's on the same items: raw perplexities of different vocabularies do not compare, the ratio does), NPMI coherence of each topic's top 10 words (baskets
    as the window), NMI with BASKET_DOMINANT_MISSION beside the division rule's on the same baskets.
-   `--only-granularity` runs this section alone (about 2 CPU-minutes on the real weeks).
+   `--only-granularity` runs this section alone (5 CPU-minutes on the real weeks).
 
 Uses the 44 real weeks in ../shared/data/dunnhumby when present, else sandbox weeks (planted missions).
 Run: .venv/bin/python benchmarks/bench_dunnhumby_lda.py [--fit-baskets N] [--k-grid 10,15,20,25,30] [--method-k 20]
