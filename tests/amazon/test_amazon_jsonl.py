@@ -3,6 +3,7 @@
 import gzip
 import io
 import json
+import queue
 from collections import Counter
 
 import pytest
@@ -35,6 +36,18 @@ def test_line_chunks_keep_lines_whole_and_numbered():
     assert all(c.endswith(b"\n") for _, _, c in chunks)
     assert [n for n, _, _ in chunks] == [1, 2, 3, 4, 5][: len(chunks)]
     assert [lines for _, lines, c in chunks] == [c.count(b"\n") for _, _, c in chunks]
+
+
+def test_recycled_buffers_give_the_same_chunks_as_fresh_ones():
+    # A line longer than the chunk leaves an oversized buffer behind; short and final chunks shrink theirs.
+    data = b"a\n" + b"x" * 23 + b"\nbb\nccc\n" + b"y" * 9 + b"\ndddd\ne\n" + b"tail-without-newline"
+    fresh = [(n, lines, bytes(c)) for n, lines, c in iter_line_chunks(io.BytesIO(data), chunk_bytes=6)]
+    recycled: queue.SimpleQueue = queue.SimpleQueue()
+    reused = []
+    for n, lines, chunk in iter_line_chunks(io.BytesIO(data), chunk_bytes=6, recycled=recycled):
+        reused.append((n, lines, bytes(chunk)))
+        recycled.put(chunk)  # handed back at once: the next chunk is read into this very buffer
+    assert reused == fresh
 
 
 def test_every_kind_of_bad_review_is_rejected_with_its_line(tmp_path):
