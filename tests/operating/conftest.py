@@ -85,7 +85,15 @@ def dagster_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         d.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")  # a temporary copy of the instance
     port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "STOREFRONT_ROOT": str(root), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "STOREFRONT_ROOT": str(root),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        # Runs execute their steps in one process: sensors, queue and backfills are under test here, not the
+        # executor, and a process start per step made the tiny weekly runs outlast the wait on a busy machine.
+        "STOREFRONT_EXECUTOR": "in_process",
+    }
     # This process reads the same instance (its dagster.yaml resolves storage from DAGSTER_HOME).
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("STOREFRONT_ROOT", str(root))

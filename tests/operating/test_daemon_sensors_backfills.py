@@ -14,7 +14,7 @@ from sandbox.amazon import AmazonSandboxSpec, generate
 from sandbox.dunnhumby import DunnhumbySandbox
 
 WEEKS = ["200607", "200609", "200610"]
-RUN_WAIT_S = 480
+RUN_WAIT_S = 600
 
 
 def finished(runs: list[dg.DagsterRun]) -> bool:
@@ -26,6 +26,7 @@ def landing_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_new_files_launch_one_run_each_and_a_backfill_succeeds(dagster_services):
     from tests.operating.conftest import wait_for
 
