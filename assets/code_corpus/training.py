@@ -75,7 +75,7 @@ def char_rnn_model(
     train_uri = CHAR_CORPUS.uri(storage, "train")
     corpus_version = read_manifest(train_uri).metadata["source_table_version"]
     # Checkpoints per (configuration, corpus version), beside the published versions: a re-run resumes.
-    work_root = storage.local_path("models", CHAR_RNN_MODEL, ".checkpoints", f"corpus-v{corpus_version}")
+    work_root = storage.scratch_path("models", CHAR_RNN_MODEL, ".checkpoints", f"corpus-v{corpus_version}")
     progress = keras_progress(context.log, "char model", batch_size=settings.batch_size)
     store = storage.model_store(CHAR_RNN_MODEL)
     params = {**asdict(plan), "presets": presets, "budget_seconds": budget, "choice": reason}
