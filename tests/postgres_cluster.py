@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,6 +20,8 @@ from typing import NoReturn
 from urllib.parse import quote
 
 import sqlalchemy as sa
+
+from tests.ports import free_port
 
 SUPERUSER = "storefront"
 PASSWORD = "sandbox-only-password"
@@ -33,12 +34,6 @@ def postgres_bin() -> Path | None:
         return Path(os.path.realpath(found)).parent
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     return Path(candidates[-1]).parent if candidates else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)
