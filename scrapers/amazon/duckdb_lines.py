@@ -58,11 +58,14 @@ class StrictJsonLines:
         self._query = f"SELECT * FROM read_json($path, format='newline_delimited', columns={{{columns}}})"
         self._local = threading.local()
 
-    def strict_table(self, chunk: bytes | bytearray, lines: int) -> pa.Table | None:
+    def strict_table(
+        self, chunk: bytes | bytearray | memoryview, lines: int, path: str | None = None
+    ) -> pa.Table | None:
         """The chunk's rows in `schema`, exactly as Arrow's strict reader would give them, one row per line;
-        None when the chunk needs the exact path (see the module docstring)."""
+        None when the chunk needs the exact path (see the module docstring). `path`: a file holding exactly the
+        chunk's bytes, which DuckDB then reads instead of a scratch copy (`scrapers.amazon.mapped_chunks`)."""
         try:
-            loose = self._read(chunk)
+            loose = self._read(chunk, path)
         except (duckdb.Error, pa.ArrowException):
             return None
         if loose.num_rows != lines:  # blank lines (DuckDB skips them) or a line it read as several rows
@@ -81,28 +84,33 @@ class StrictJsonLines:
             return None
         return table
 
-    def _read(self, chunk: bytes | bytearray) -> pa.Table:
+    def _read(self, chunk: bytes | bytearray | memoryview, path: str | None) -> pa.Table:
         local = self._local
         if getattr(local, "connection", None) is None:
-            # The file cache is off: the scratch file below keeps its name while its bytes change.
+            # The file cache is off: the files below keep their names while their bytes change.
             local.connection = duckdb.connect(config={"threads": 1, "enable_external_file_cache": False})
-            # DuckDB reads files, not Python buffers (a file-like object is read back through the GIL). Each thread
-            # rewrites one unlinked file in memory, which DuckDB opens by its descriptor: filling a fresh file took
-            # ~9% of the parse in page allocation, and nothing is left behind however the thread ends. Its query is
-            # prepared once: DuckDB's Python layer tokenises and binds SQL text on every call (~5% more).
+            # Queries are prepared once per file: DuckDB's Python layer tokenises and binds SQL text on every
+            # call (~5% more).
+            local.relations = {}
+            # DuckDB reads files, not Python buffers (a file-like object is read back through the GIL). Without a
+            # `path`, each thread rewrites one unlinked file in memory, which DuckDB opens by its descriptor:
+            # filling a fresh file took ~9% of the parse in page allocation, and nothing is left behind however
+            # the thread ends.
             local.scratch = tempfile.TemporaryFile(dir=_SCRATCH) if _BY_DESCRIPTOR else None  # noqa: SIM115 (per thread)
-            if local.scratch is not None:
-                path = f"/proc/self/fd/{local.scratch.fileno()}"
-                local.relation = local.connection.sql(self._query.replace("$path", f"'{path}'"))
-        if local.scratch is None:
+        if path is None and local.scratch is not None:
+            fd = local.scratch.fileno()
+            os.pwrite(fd, chunk, 0)
+            os.ftruncate(fd, len(chunk))
+            path = f"/proc/self/fd/{fd}"
+        if path is None:
             with tempfile.NamedTemporaryFile(dir=_SCRATCH, suffix=".jsonl") as scratch:
                 scratch.write(chunk)
                 scratch.flush()
                 return local.connection.sql(self._query, params={"path": scratch.name}).to_arrow_table()
-        fd = local.scratch.fileno()
-        os.pwrite(fd, chunk, 0)
-        os.ftruncate(fd, len(chunk))
-        return local.relation.to_arrow_table()
+        relation = local.relations.get(path)
+        if relation is None:
+            relation = local.relations[path] = local.connection.sql(self._query.replace("$path", _literal(path)))
+        return relation.to_arrow_table()
 
     def _suspect_rows(self, table: pa.Table) -> np.ndarray:
         """Rows whose strings might be DuckDB's text for a non-string value: first bytes from the offsets (numpy),
@@ -121,7 +129,7 @@ class StrictJsonLines:
                 row += len(piece)
         return np.flatnonzero(suspect)
 
-    def _reread_is_identical(self, chunk: bytes | bytearray, rows: np.ndarray, table: pa.Table) -> bool:
+    def _reread_is_identical(self, chunk: bytes | bytearray | memoryview, rows: np.ndarray, table: pa.Table) -> bool:
         """Arrow's strict reader on the suspect lines alone: they must parse, into the same values."""
         ends = np.flatnonzero(np.frombuffer(chunk, np.uint8) == _NEWLINE)
         starts = np.concatenate([[0], ends[:-1] + 1])
@@ -154,6 +162,10 @@ def _first_bytes_suspect(strings: pa.Array) -> np.ndarray:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _strict_column(raw: pa.Array, field: pa.Field, parse_options: pa_json.ParseOptions) -> pa.Array | None:

@@ -50,11 +50,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from scrapers.amazon import mapped_chunks
 from scrapers.amazon.duckdb_lines import StrictJsonLines
 
 CHUNK_BYTES = 16 << 20
 _NEWLINE = ord("\n")
-Chunk = bytes | bytearray  # whole lines, each ending in a newline
+Chunk = bytes | bytearray | memoryview  # whole lines, each ending in a newline
 _MIN_BISECT_BYTES = 256 << 10
 # Plausible review times: the oldest Amazon reviews are from 1996; anything later than 2030 is in the wrong unit.
 _MIN_TS_MS = 820_454_400_000
@@ -181,26 +182,34 @@ def iter_line_chunks(
     chunk cut off: one copy from the kernel, instead of three (read, carry + block, slice) for 16 MB at a time.
     Buffers the caller puts into `recycled` once it no longer needs their chunk are refilled instead of fresh ones.
     """
+    for first, lines, buffer, length in _cut_lines(stream, chunk_bytes, lambda size: _buffer(size, recycled)):
+        del buffer[length:]
+        yield first, lines, buffer
+
+
+def _cut_lines(stream: IO[bytes], chunk_bytes: int, take: Callable[[int], Any]) -> Iterator[tuple[int, int, Any, int]]:
+    """(first line, lines, buffer, length): the chunk is `buffer[:length]`. `take(size)` gives a buffer of at
+    least `size` bytes (a bytearray, or a `mapped_chunks.MappedFile`); `chunk_bytes` are read behind the carry."""
     next_line, carry, at_end = 1, b"", False
     while not at_end:
-        buffer = _buffer(len(carry) + chunk_bytes, recycled)
+        size = len(carry) + chunk_bytes
+        buffer = take(size)
         buffer[: len(carry)] = carry
-        filled = len(carry) + _read_into(stream, memoryview(buffer)[len(carry) :])
-        at_end = filled < len(buffer)
+        filled = len(carry) + _read_into(stream, memoryview(buffer)[len(carry) : size])
+        at_end = filled < size
         cut = buffer.rfind(b"\n", 0, filled) + 1
         if at_end:
             if filled == 0:
                 break
             if cut < filled:  # the last line has no newline: give it one (there is room, the buffer is not full)
-                buffer[filled] = ord("\n")
+                buffer[filled] = _NEWLINE
                 cut = filled + 1
         elif cut == 0:  # one line longer than the chunk: keep reading until it ends
-            carry = bytes(buffer)
+            carry = bytes(buffer[:filled])
             continue
         carry = bytes(buffer[cut:filled])
-        del buffer[cut:]
-        lines = count_lines(buffer)
-        yield next_line, lines, buffer
+        lines = count_lines(memoryview(buffer)[:cut])
+        yield next_line, lines, buffer, cut
         next_line += lines
 
 
@@ -401,14 +410,23 @@ def _constant(value: str, n: int) -> pa.Array:
 
 
 def parse_review_chunk(
-    first_line: int, chunk: Chunk, category: str, source_file: str, lines: int | None = None, fast: bool = True
+    first_line: int,
+    chunk: Chunk,
+    category: str,
+    source_file: str,
+    lines: int | None = None,
+    fast: bool = True,
+    path: str | None = None,
 ) -> ChunkResult:
     """One chunk of review lines: DuckDB's strict fast path (`duckdb_lines`) when it vouches for the whole chunk
     and every row is usable; otherwise (or with `fast=False`) Arrow's reader, bisected down to line-by-line parsing
-    around the bad lines. Both give the same table for the same lines."""
+    around the bad lines. Both give the same table for the same lines. `path`: a file holding exactly `chunk`
+    (a `mapped_chunks` buffer), which DuckDB reads directly."""
     lines = count_lines(chunk) if lines is None else lines
-    table = _STRICT_LINES.strict_table(chunk, lines) if fast else None
+    table = _STRICT_LINES.strict_table(chunk, lines, path) if fast else None
     problems = _review_rejects(table) if table is not None else [(-1, "")]
+    if problems and isinstance(chunk, memoryview):  # the exact path splits and searches bytes (rare: a copy)
+        chunk = chunk.tobytes()
     if not problems:  # DuckDB read it and every row is usable: one row per line, nothing to reject
         numbers, rejects = np.arange(first_line, first_line + lines, dtype=np.int64), []
     else:  # the exact path finds and explains every bad line (and is the only one that decides what a reject is)
@@ -567,9 +585,23 @@ def read_chunks(
     the consumer does (the Delta writer encoding Parquet); Arrow's parser, the reads and the writer all release the
     GIL. Memory grows by about `read_ahead + parse_threads` chunks.
     """
-    parse = parse_review_chunk if kind == "reviews" else parse_item_chunk
     name = Path(path).name
+    if kind == "reviews" and mapped_chunks.AVAILABLE:
+        lines, parse = _mapped_review_chunks(path, chunk_bytes, category, name)
+    else:
+        lines, parse = _recycled_chunks(path, kind, chunk_bytes, category, name)
+    if read_ahead <= 0:
+        return (parse(*chunk) for chunk in lines)
+    reader = _parsed_in_order(lines, parse, read_ahead, parse_threads or os.cpu_count() or 2)
+    _OPEN_READERS.add(reader)
+    return reader
 
+
+def _recycled_chunks(
+    path: str | Path, kind: str, chunk_bytes: int, category: str, name: str
+) -> tuple[Iterator[tuple], Callable[..., ChunkResult]]:
+    """Chunks in bytearrays, each buffer recycled once its chunk is parsed."""
+    parse = parse_review_chunk if kind == "reviews" else parse_item_chunk
     # A parsed chunk's buffer is free again: its ChunkResult holds copies (DuckDB's and Arrow's tables, the
     # rejects' bytes), never views of it. At most `read_ahead + parse_threads` + 1 buffers circulate.
     recycled: queue.SimpleQueue = queue.SimpleQueue()
@@ -583,11 +615,27 @@ def read_chunks(
         recycled.put(chunk)
         return result
 
-    if read_ahead <= 0:
-        return (parse_and_recycle(first, n, chunk) for first, n, chunk in lines())
-    reader = _parsed_in_order(lines(), parse_and_recycle, read_ahead, parse_threads or os.cpu_count() or 2)
-    _OPEN_READERS.add(reader)
-    return reader
+    return lines(), parse_and_recycle
+
+
+def _mapped_review_chunks(
+    path: str | Path, chunk_bytes: int, category: str, name: str
+) -> tuple[Iterator[tuple], Callable[..., ChunkResult]]:
+    """Review chunks read once, into memory DuckDB reads as a file (`mapped_chunks`); same chunks, same results."""
+    buffers = mapped_chunks.MappedBuffers()
+
+    def lines() -> Iterator[tuple[int, int, mapped_chunks.MappedFile, int]]:
+        with open_for_chunks(path) as stream:
+            for first, n, buffer, length in _cut_lines(stream, chunk_bytes, buffers.take):
+                buffer.resize_file(length)  # DuckDB reads exactly the chunk
+                yield first, n, buffer, length
+
+    def parse_and_recycle(first: int, n: int, buffer: mapped_chunks.MappedFile, length: int) -> ChunkResult:
+        result = parse_review_chunk(first, memoryview(buffer)[:length], category, name, n, path=buffer.path)
+        buffers.give_back(buffer)
+        return result
+
+    return lines(), parse_and_recycle
 
 
 # Readers with threads, until they finish or are closed. One abandoned mid-file (a script that stops iterating,
@@ -605,7 +653,7 @@ def _close_open_readers() -> None:
 
 
 def _parsed_in_order(
-    chunks: Iterator[tuple[int, int, bytearray]], parse: Callable[..., ChunkResult], read_ahead: int, threads: int
+    chunks: Iterator[tuple], parse: Callable[..., ChunkResult], read_ahead: int, threads: int
 ) -> Iterator[ChunkResult]:
     pool = ThreadPoolExecutor(threads, thread_name_prefix="amazon-jsonl-parse")
     submitted = (pool.submit(parse, *chunk) for chunk in chunks)

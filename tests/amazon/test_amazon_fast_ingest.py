@@ -156,3 +156,29 @@ def test_look_alike_strings_are_read_exactly_as_arrow_reads_them():
     chunk = b"".join(line(r) + b"\n" for r in LOOK_ALIKES.values())
     arrow = pa_json.read_json(pa.BufferReader(chunk), parse_options=jsonl._PARSE_OPTIONS)
     assert jsonl._STRICT_LINES.strict_table(chunk, len(LOOK_ALIKES)).equals(arrow)
+
+
+def test_chunks_read_into_mapped_files_give_what_bytearrays_give(planted_file, monkeypatch):
+    # The default path on Linux reads each chunk into an mmapped /dev/shm file that DuckDB opens directly; the
+    # bytearray path (other systems) must give the same rows, line numbers and rejects. A line longer than a
+    # chunk (the buffer is outgrown) and a final line without a newline are included.
+    from scrapers.amazon import mapped_chunks
+
+    assert mapped_chunks.AVAILABLE  # CI runs Linux: the mapped path is the one under test
+    data = planted_file.read_bytes() + line(good(9_999, text="x" * (3 * CHUNK_BYTES))) + b"\n" + line(good(10_000))
+    path = planted_file.with_name("Toys_long.jsonl")
+    path.write_bytes(data)
+    mapped = list(read_chunks(path, "reviews", "Toys", chunk_bytes=CHUNK_BYTES))
+    monkeypatch.setattr(mapped_chunks, "AVAILABLE", False)
+    plain = list(read_chunks(path, "reviews", "Toys", chunk_bytes=CHUNK_BYTES))
+    assert len(mapped) == len(plain) > 10
+    for a, b in zip(mapped, plain, strict=True):
+        assert a.table.equals(b.table) and (a.lines, a.blank_lines, a.bytes_read) == (
+            b.lines,
+            b.blank_lines,
+            b.bytes_read,
+        )
+        assert [(r.line, r.reason, r.offset, r.raw) for r in a.rejects] == [
+            (r.line, r.reason, r.offset, r.raw) for r in b.rejects
+        ]
+    assert mapped[-1].table["title"][-1].as_py() == "title 10000"
