@@ -292,7 +292,7 @@ def parse_week_file(path: str | Path, expected_week: str | None = None) -> Parse
     # the failing lines only: concatenating strings for every line cost more than all the checks together.
     rules = [
         (
-            pl.col("SHOP_WEEK") != week,
+            pl.col("SHOP_WEEK").is_null() | (pl.col("SHOP_WEEK") != week),  # an empty week is wrong, not unknown
             pl.lit("wrong_shop_week: ") + pl.col("SHOP_WEEK").fill_null("<empty>") + f" in the file of {week}",
         ),
         (pl.col("date").is_null(), pl.lit("bad_shop_date: ") + pl.col("SHOP_DATE").fill_null("<empty>")),

@@ -76,6 +76,7 @@ def test_bad_lines_are_quarantined_with_reason_and_line(sandbox, tmp_path):
     rows[2]["SHOP_DATE"] = "2006-04-11"
     rows[3]["QUANTITY"] = "2.0"  # a spreadsheet's integer: accepted
     rows[4]["CUST_PRICE_SENSITIVITY"], rows[4]["CUST_CODE"] = "QQ", "CUST0000000001"
+    rows[5]["SHOP_WEEK"] = ""  # empty: wrong, not silently unknown (it used to fail the whole run later)
     path = tmp_path / "transactions_200607.csv"
     text = format_rows(rows, "official")
     path.write_text(text)
@@ -85,8 +86,9 @@ def test_bad_lines_are_quarantined_with_reason_and_line(sandbox, tmp_path):
         "transactions_200607.csv:2": "wrong_shop_week",
         "transactions_200607.csv:3": "bad_quantity",
         "transactions_200607.csv:4": "bad_shop_date",
+        "transactions_200607.csv:7": "wrong_shop_week",
     }
-    assert parsed.table.num_rows == 3
+    assert parsed.table.num_rows == 2
     assert 2 in parsed.table["QUANTITY"].to_pylist()
     # An unknown code in the seg variant is a reject too (the recoding table is closed).
     seg_rows = sandbox.week_rows("200607")[:2]
