@@ -13,6 +13,7 @@ from assets.amazon.ingestion import amazon_items, amazon_reviews
 from assets.amazon.partitions import category_partitions, dataset_partitions
 from assets.amazon.tables import DATASET_RATINGS, ITEMS, REVIEWS
 from assets.amazon.training import CHAMPION_FILE, amazon_model_comparison
+from foundation.model_checks import champion_check_result
 from foundation.model_store import ModelNotFound
 from foundation.resources import StorageResource
 from foundation.storage.delta_tables import DeltaStore, Window
@@ -97,18 +98,4 @@ def amazon_champion_vs_strongest_baseline(
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"reason": "no validation scores: the models predate validation, retrain them"},
         )
-    champion, strongest = selection["champion"], selection["best_baseline"]
-    difference = selection["champion_minus_best_baseline_test"]  # None: the champion is that baseline
-    test = selection["test"]
-    return dg.AssetCheckResult(
-        passed=difference is None or difference["high"] >= 0.0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "champion": champion,
-            "champion_is_baseline": selection["champion_is_baseline"],
-            "strongest_baseline": strongest,
-            "champion_test_ndcg@10": dg.MetadataValue.json(test[champion]["ndcg@10"]),
-            "strongest_baseline_test_ndcg@10": dg.MetadataValue.json(test[strongest]["ndcg@10"]),
-            "champion_minus_strongest_baseline": dg.MetadataValue.json(difference or {}),
-        },
-    )
+    return champion_check_result(selection, "ndcg@10")

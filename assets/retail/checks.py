@@ -8,6 +8,7 @@ import dagster as dg
 from assets.retail.linkage import customer_entities
 from assets.retail.tables import CUSTOMER_ENTITIES, ITEM_ITEM_EXAMPLES, STORE_CUSTOMERS, TWO_TOWER_MODEL
 from assets.retail.training import item_item_examples, two_tower_model
+from foundation.model_checks import champion_check_result
 from foundation.resources import StorageResource
 from models.retail.sequences import SPLITS, leakage_counts, read_examples
 
@@ -38,21 +39,6 @@ def item_item_examples_have_no_future_items(storage: StorageResource) -> dg.Asse
     "warns when the champion does worse beyond bootstrap noise (its paired 95% interval lies below zero).",
 )
 def retail_champion_vs_strongest_baseline(storage: StorageResource) -> dg.AssetCheckResult:
-    report = json.loads(storage.model_store(TWO_TOWER_MODEL).read_text("report.json"))
-    comparison = report["comparison"]
-    champion, strongest = comparison["champion"], comparison["best_baseline"]
-    difference = comparison["champion_minus_best_baseline_test"]  # None: the champion is that baseline
-    test = comparison["test"]
-    return dg.AssetCheckResult(
-        passed=difference is None or difference["high"] >= 0.0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "champion": champion,
-            "champion_is_baseline": comparison["champion_is_baseline"],
-            "strongest_baseline": strongest,
-            "champion_test_ndcg@10": dg.MetadataValue.json(test[champion]["ndcg@10"]),
-            "strongest_baseline_test_ndcg@10": dg.MetadataValue.json(test[strongest]["ndcg@10"]),
-            "champion_minus_strongest_baseline": dg.MetadataValue.json(difference or {}),
-            "two_tower_test_ndcg@10": dg.MetadataValue.json(test["two_tower"]["ndcg@10"]),
-        },
-    )
+    comparison = json.loads(storage.model_store(TWO_TOWER_MODEL).read_text("report.json"))["comparison"]
+    extra = {"two_tower_test_ndcg@10": dg.MetadataValue.json(comparison["test"]["two_tower"]["ndcg@10"])}
+    return champion_check_result(comparison, "ndcg@10", extra)

@@ -11,6 +11,7 @@ from assets.sneakers.dataset import sneaker_tfrecords
 from assets.sneakers.ingestion import sneaker_images, sneaker_listings, sneaker_price_history
 from assets.sneakers.tables import IMAGES, LISTINGS, PRICE_HISTORY, SPLITS, TRAINING_SET
 from assets.sneakers.training import sneaker_evaluation
+from foundation.model_checks import champion_holds
 from foundation.resources import StorageResource
 from foundation.storage.filesystems import read_bytes
 from models.sneakers.dataset import SPLITS as SPLIT_NAMES
@@ -150,7 +151,7 @@ def champion_versus_baseline(champions: dict[str, dict[str, object]]) -> dict[st
             "champion_is_baseline": c["champion_is_baseline"],
             "strongest_baseline": c["best_baseline"],
             "champion_minus_baseline_test": difference,
-            "holds": bool(c["champion_is_baseline"] or difference is None or difference["high"] >= 0),  # type: ignore[index]
+            "holds": champion_holds(c),
         }
     return out
 

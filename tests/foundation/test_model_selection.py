@@ -39,3 +39,21 @@ def test_ties_prefer_the_earlier_candidate_and_mismatched_queries_fail() -> None
     assert compare_candidates(per_query, "m", baselines={"baseline"}).champion == "baseline"
     with pytest.raises(ValueError):
         paired_difference(np.ones(3), np.ones(4))
+
+
+def test_the_champion_check_warns_only_when_the_champion_loses_beyond_noise() -> None:
+    from foundation.model_checks import champion_check_result
+
+    def comparison(champion_mean: float, n: int = 600) -> dict:
+        per_query = {
+            "popular": {"validation": {"ndcg": _scores(0.3, n, 1)}, "test": {"ndcg": _scores(0.5, n, 2)}},
+            "neural": {"validation": {"ndcg": _scores(0.6, n, 3)}, "test": {"ndcg": _scores(champion_mean, n, 4)}},
+        }
+        return compare_candidates(per_query, "ndcg", baselines={"popular"}).to_json()
+
+    losing, even = champion_check_result(comparison(0.3), "ndcg"), champion_check_result(comparison(0.5), "ndcg")
+    assert not losing.passed and losing.severity.value == "WARN"
+    assert even.passed and even.metadata["champion"].value == "neural"
+    assert even.metadata["strongest_baseline"].value == "popular"
+    baseline_served = comparison(0.5) | {"champion": "popular", "champion_is_baseline": True}
+    assert champion_check_result(baseline_served, "ndcg").passed
