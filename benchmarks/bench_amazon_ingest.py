@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -39,21 +38,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from benchmarks.measure import cpu_seconds, peak_rss_mb  # noqa: E402 (after the path)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _cpu_seconds() -> float:
-    """CPU time of all threads of this process: robust when other work shares the machine."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _peak_rss_mb() -> float:
-    """This process's own high-water RSS. Not ru_maxrss: that survives exec, so a child reports its parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _category(path: Path) -> str:
@@ -61,9 +48,9 @@ def _category(path: Path) -> str:
 
 
 def _timed(work: Callable[[], int]) -> dict:
-    cpu, started = _cpu_seconds(), time.perf_counter()
+    cpu, started = cpu_seconds(), time.perf_counter()
     rows = work()
-    return {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu_seconds() - cpu, "rows": rows}
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": cpu_seconds() - cpu, "rows": rows}
 
 
 def work_storefront(path: Path, out: Path) -> dict:
@@ -265,7 +252,7 @@ def _worker(args: argparse.Namespace) -> None:
     work = APPROACHES[args.worker][1]
     with tempfile.TemporaryDirectory(dir=args.scratch) as out:
         result = work(Path(args.file), Path(out))
-    result["peak_rss_mb"] = _peak_rss_mb()
+    result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 

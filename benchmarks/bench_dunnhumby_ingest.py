@@ -27,7 +27,6 @@ import argparse
 import gzip
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -39,6 +38,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from benchmarks.measure import cpu_seconds, peak_rss_mb  # noqa: E402 (after the path)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pyarrow as pa  # noqa: E402
@@ -90,7 +91,7 @@ def work_storefront(files: list[Path], out: Path) -> dict:
     from foundation.storage.delta_tables import Window
 
     storage = StorageResource(root_uri=str(out))
-    cpu, started = _cpu_seconds(), time.perf_counter()
+    cpu, started = cpu_seconds(), time.perf_counter()
     tables, weeks, rejected = [], [], 0
     for path in files:
         week = week_of(path)
@@ -110,7 +111,7 @@ def work_polars(files: list[Path], out: Path) -> dict:
     import polars as pl
     from deltalake import write_deltalake
 
-    cpu, started = _cpu_seconds(), time.perf_counter()
+    cpu, started = cpu_seconds(), time.perf_counter()
     frames = []
     for path in files:
         frame = pl.read_csv(path, schema_overrides=_peer_types(path, POLARS_TYPES))
@@ -144,7 +145,7 @@ def work_duckdb(files: list[Path], out: Path) -> dict:
     seg = "seg_1" in header
     sens, life = ("seg_1", "seg_2") if seg else ("CUST_PRICE_SENSITIVITY", "CUST_LIFESTAGE")
     others = ", ".join(c for c in header if c not in (sens, life))
-    cpu, started = _cpu_seconds(), time.perf_counter()
+    cpu, started = cpu_seconds(), time.perf_counter()
     query = f"""
         SELECT {others},
             {recode(sens, SEG_1_TO_PRICE_SENSITIVITY) if seg else sens} AS CUST_PRICE_SENSITIVITY,
@@ -164,7 +165,7 @@ def work_pandas(files: list[Path], out: Path) -> dict:
     import pandas as pd
     from deltalake import write_deltalake
 
-    cpu, started = _cpu_seconds(), time.perf_counter()
+    cpu, started = cpu_seconds(), time.perf_counter()
     frames = []
     for path in files:
         frame = pd.read_csv(path).rename(columns=SEG_RENAME)
@@ -213,22 +214,8 @@ def _header_of(path: Path) -> list[str]:
         return lines.readline().strip().split(",")
 
 
-def _cpu_seconds() -> float:
-    """CPU time of all threads of this process: robust when other work shares the machine."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _peak_rss_mb() -> float:
-    """This process's own high-water RSS (ru_maxrss survives exec, so a child would report its parent's peak)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _done(started: float, cpu: float, rows: int, rejected: int) -> dict:
-    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     return {"seconds": seconds, "cpu_seconds": cpu, "rows": rows, "rejected": rejected}
 
 
@@ -236,7 +223,7 @@ def _worker(args: argparse.Namespace) -> None:
     files = sorted(p for p in Path(args.landing).iterdir() if week_of(p))
     with tempfile.TemporaryDirectory(dir=args.scratch) as out:
         result = APPROACHES[args.worker][1](files, Path(out))
-    result["peak_rss_mb"] = _peak_rss_mb()
+    result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 
