@@ -40,18 +40,69 @@ class BuildResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class BuildReport:
+    """The original `build` report ("Found ... Dropped ... Sampled ...") and its counts, worded once for both
+    engines (this module in process, `dataset_builder_daft` on a cluster)."""
+
+    lines: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def found(self, users: int, ratings: int, items: int) -> None:
+        self.lines.append(f"Found {users:,} users with {ratings:,} ratings of {items:,} items.")
+        self.counts |= {"found_users": users, "found_ratings": ratings, "found_items": items}
+
+    def repeats(self, dropped: int) -> None:
+        if dropped:
+            self.lines.append(f"Dropped {dropped:,} repeated ratings of an item by the same user (kept the latest).")
+        self.counts["dropped_repeats"] = dropped
+
+    def unpopular_items(self, dropped_items: int, dropped_ratings: int, spec: BuildSpec) -> None:
+        self.lines.append(
+            f"Dropped {dropped_items:,} items with {spec.min_ratings:,} or fewer ratings (or no metadata) "
+            f"and their {dropped_ratings:,} ratings."
+        )
+        self.counts["dropped_unpopular_items"] = dropped_items
+
+    def light_users(self, dropped_users: int, dropped_ratings: int, spec: BuildSpec) -> None:
+        self.lines.append(
+            f"Dropped {dropped_users:,} users with fewer than {spec.min_interactions:,} ratings "
+            f"({dropped_ratings:,} ratings)."
+        )
+        self.counts["dropped_light_users"] = dropped_users
+
+    def sampled(self, spec: BuildSpec, total: int, ratings: int) -> None:
+        self.lines.append(f"Sampled {spec.sample_n:,} of {total:,} users ({ratings:,} ratings).")
+
+    def items_without_ratings(self, dropped: int) -> None:
+        self.lines.append(f"Dropped {dropped:,} items with no ratings left.")
+
+    def k_core_pass(self, passes: int, before: tuple[int, int, int], after: tuple[int, int, int]) -> None:
+        self.lines.append(
+            f"k-core pass {passes}: dropped {before[0] - after[0]:,} users and {before[2] - after[2]:,} "
+            f"items ({before[1] - after[1]:,} ratings)."
+        )
+
+    def k_core_holds(self, passes: int, spec: BuildSpec) -> None:
+        self.lines.append(
+            f"k-core holds after {passes} pass(es): every user has >= {spec.min_interactions} ratings, "
+            f"every item >= {spec.min_item_interactions}."
+        )
+        self.counts["k_core_passes"] = passes
+
+    def result(self, users: int, ratings: int, items: int) -> None:
+        self.counts |= {"users": users, "ratings": ratings, "items": items}
+
+
 def _shape(df: pl.DataFrame) -> tuple[int, int, int]:
     return df["user_id"].n_unique(), df.height, df["parent_asin"].n_unique()
 
 
 def build_dataset(reviews: pl.DataFrame, items: pl.DataFrame, spec: BuildSpec) -> BuildResult:
     """`reviews` needs user_id, parent_asin, rating, timestamp; `items` needs parent_asin, rating_number."""
-    report: list[str] = []
-    say = report.append
+    report = BuildReport()
     df = reviews.select("user_id", "parent_asin", "rating", "timestamp")
-    users, ratings, n_items = _shape(df)
-    say(f"Found {users:,} users with {ratings:,} ratings of {n_items:,} items.")
-    counts = {"found_users": users, "found_ratings": ratings, "found_items": n_items}
+    report.found(*_shape(df))
 
     before = df.height
     # The rating as a last sort key makes the kept row deterministic when a user rated an item twice at the same
@@ -59,62 +110,44 @@ def build_dataset(reviews: pl.DataFrame, items: pl.DataFrame, spec: BuildSpec) -
     df = df.sort("timestamp", "parent_asin", "rating").unique(
         ["user_id", "parent_asin"], keep="last", maintain_order=True
     )
-    if dropped := before - df.height:
-        say(f"Dropped {dropped:,} repeated ratings of an item by the same user (kept the latest).")
-    counts["dropped_repeats"] = dropped
+    report.repeats(before - df.height)
 
     popular = popular_items(items, spec)
     kept = df.join(popular, on="parent_asin", how="semi")
-    dropped_items = df["parent_asin"].n_unique() - kept["parent_asin"].n_unique()
-    say(
-        f"Dropped {dropped_items:,} items with {spec.min_ratings:,} or fewer ratings (or no metadata) "
-        f"and their {df.height - kept.height:,} ratings."
-    )
-    counts["dropped_unpopular_items"] = dropped_items
+    report.unpopular_items(df["parent_asin"].n_unique() - kept["parent_asin"].n_unique(), df.height - kept.height, spec)
     df = kept
 
     df, dropped_users, dropped_ratings = _drop_light_users(df, spec.min_interactions)
-    say(
-        f"Dropped {dropped_users:,} users with fewer than {spec.min_interactions:,} ratings ({dropped_ratings:,} ratings)."
-    )
-    counts["dropped_light_users"] = dropped_users
+    report.light_users(dropped_users, dropped_ratings, spec)
 
     if spec.sample_n and spec.sample_n < df["user_id"].n_unique():
         everyone = df.select("user_id").unique().sort("user_id")
         chosen = everyone.sample(n=spec.sample_n, seed=spec.seed)
-        total = everyone.height
         df = df.join(chosen, on="user_id", how="semi")
-        say(f"Sampled {spec.sample_n:,} of {total:,} users ({df.height:,} ratings).")
-    counts["sampled_users"] = df["user_id"].n_unique()
+        report.sampled(spec, everyone.height, df.height)
+    report.counts["sampled_users"] = df["user_id"].n_unique()
 
-    left = df["parent_asin"].n_unique()
     remaining_items = items.filter(pl.col("parent_asin").is_in(popular["parent_asin"].implode()))
-    say(f"Dropped {remaining_items.height - left:,} items with no ratings left.")
+    report.items_without_ratings(remaining_items.height - df["parent_asin"].n_unique())
 
     if spec.k_core:
         passes = 0
         while True:
             passes += 1
-            before_users, before_ratings, before_items = _shape(df)
+            before_shape = _shape(df)
             df, _, _ = _drop_light_users(df, spec.min_interactions)
             per_item = df.group_by("parent_asin").len()
             df = df.join(per_item.filter(pl.col("len") >= spec.min_item_interactions), on="parent_asin", how="semi")
-            after_users, after_ratings, after_items = _shape(df) if df.height else (0, 0, 0)
-            if (after_users, after_ratings, after_items) == (before_users, before_ratings, before_items):
+            after_shape = _shape(df) if df.height else (0, 0, 0)
+            if after_shape == before_shape:
                 break
-            say(
-                f"k-core pass {passes}: dropped {before_users - after_users:,} users and {before_items - after_items:,} "
-                f"items ({before_ratings - after_ratings:,} ratings)."
-            )
-        say(
-            f"k-core holds after {passes} pass(es): every user has >= {spec.min_interactions} ratings, "
-            f"every item >= {spec.min_item_interactions}."
-        )
-        counts["k_core_passes"] = passes
+            report.k_core_pass(passes, before_shape, after_shape)
+        report.k_core_holds(passes, spec)
 
-    users, ratings, n_items = _shape(df) if df.height else (0, 0, 0)
-    counts |= {"users": users, "ratings": ratings, "items": n_items}
-    return BuildResult(df.sort("user_id", "timestamp", "parent_asin"), dataset_items(items, df), report, counts)
+    report.result(*(_shape(df) if df.height else (0, 0, 0)))
+    return BuildResult(
+        df.sort("user_id", "timestamp", "parent_asin"), dataset_items(items, df), report.lines, report.counts
+    )
 
 
 def popular_items(items: pl.DataFrame, spec: BuildSpec) -> pl.DataFrame:

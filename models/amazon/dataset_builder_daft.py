@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from models.amazon.dataset_builder import BuildResult, BuildSpec, dataset_items, popular_items
+from models.amazon.dataset_builder import BuildReport, BuildResult, BuildSpec, dataset_items, popular_items
 
 if TYPE_CHECKING:
     import daft
@@ -73,75 +73,52 @@ def _drop_light_users(df: daft.DataFrame, min_interactions: int) -> tuple[daft.D
 def build_dataset_on_cluster(reviews: daft.DataFrame, items: pl.DataFrame, spec: BuildSpec) -> BuildResult:
     """`build_dataset` with `reviews` (user_id, parent_asin, rating, timestamp) as a Daft dataframe; `items` as
     in-process."""
-    report: list[str] = []
-    say = report.append
+    report = BuildReport()
     df = reviews.select("user_id", "parent_asin", "rating", "timestamp").collect()
-    users, ratings, n_items = _shape(df)
-    say(f"Found {users:,} users with {ratings:,} ratings of {n_items:,} items.")
-    counts = {"found_users": users, "found_ratings": ratings, "found_items": n_items}
+    found = _shape(df)
+    report.found(*found)
 
     deduplicated = _latest_per_user_item(df).select("user_id", "parent_asin", "rating", "timestamp").collect()
-    if dropped := ratings - _rows(deduplicated):
-        say(f"Dropped {dropped:,} repeated ratings of an item by the same user (kept the latest).")
-    counts["dropped_repeats"] = dropped
+    report.repeats(found[1] - _rows(deduplicated))
     df = deduplicated
 
     popular = popular_items(items, spec)
     kept = df.join(_frame(popular), on="parent_asin", how="semi").collect()
-    dropped_items = _n_unique(df, "parent_asin") - _n_unique(kept, "parent_asin")
-    say(
-        f"Dropped {dropped_items:,} items with {spec.min_ratings:,} or fewer ratings (or no metadata) "
-        f"and their {_rows(df) - _rows(kept):,} ratings."
-    )
-    counts["dropped_unpopular_items"] = dropped_items
+    report.unpopular_items(_n_unique(df, "parent_asin") - _n_unique(kept, "parent_asin"), _rows(df) - _rows(kept), spec)
     df = kept
 
     df, dropped_users, dropped_ratings = _drop_light_users(df, spec.min_interactions)
-    say(
-        f"Dropped {dropped_users:,} users with fewer than {spec.min_interactions:,} ratings ({dropped_ratings:,} ratings)."
-    )
-    counts["dropped_light_users"] = dropped_users
+    report.light_users(dropped_users, dropped_ratings, spec)
 
     if spec.sample_n and spec.sample_n < _n_unique(df, "user_id"):
         # The users to draw from come to the driver (ids only), so the draw is polars' own, as in-process.
         everyone = pl.from_arrow(df.select("user_id").distinct().to_arrow()).sort("user_id")
         chosen = everyone.sample(n=spec.sample_n, seed=spec.seed)
-        total = everyone.height
         df = df.join(_frame(chosen), on="user_id", how="semi").collect()
-        say(f"Sampled {spec.sample_n:,} of {total:,} users ({_rows(df):,} ratings).")
-    counts["sampled_users"] = _n_unique(df, "user_id")
+        report.sampled(spec, everyone.height, _rows(df))
+    report.counts["sampled_users"] = _n_unique(df, "user_id")
 
-    left = _n_unique(df, "parent_asin")
     remaining_items = items.filter(pl.col("parent_asin").is_in(popular["parent_asin"].implode()))
-    say(f"Dropped {remaining_items.height - left:,} items with no ratings left.")
+    report.items_without_ratings(remaining_items.height - _n_unique(df, "parent_asin"))
 
     if spec.k_core:
         passes = 0
         while True:
             passes += 1
-            before_users, before_ratings, before_items = _shape(df)
+            before_shape = _shape(df)
             df, _, _ = _drop_light_users(df, spec.min_interactions)
             per_item = df.groupby("parent_asin").agg(_col("user_id").count("all").alias("len"))
             enough = per_item.where(_col("len") >= spec.min_item_interactions).select("parent_asin")
             df = df.join(enough, on="parent_asin", how="semi").collect()
-            after_users, after_ratings, after_items = _shape(df) if _rows(df) else (0, 0, 0)
-            if (after_users, after_ratings, after_items) == (before_users, before_ratings, before_items):
+            after_shape = _shape(df) if _rows(df) else (0, 0, 0)
+            if after_shape == before_shape:
                 break
-            say(
-                f"k-core pass {passes}: dropped {before_users - after_users:,} users and {before_items - after_items:,} "
-                f"items ({before_ratings - after_ratings:,} ratings)."
-            )
-        say(
-            f"k-core holds after {passes} pass(es): every user has >= {spec.min_interactions} ratings, "
-            f"every item >= {spec.min_item_interactions}."
-        )
-        counts["k_core_passes"] = passes
+            report.k_core_pass(passes, before_shape, after_shape)
+        report.k_core_holds(passes, spec)
 
     result = pl.from_arrow(df.to_arrow()).select("user_id", "parent_asin", "rating", "timestamp")
-    users, ratings, n_items = (result["user_id"].n_unique(), result.height, result["parent_asin"].n_unique())
-    counts |= (
-        {"users": users, "ratings": ratings, "items": n_items}
-        if result.height
-        else {"users": 0, "ratings": 0, "items": 0}
+    shape = (result["user_id"].n_unique(), result.height, result["parent_asin"].n_unique()) if result.height else None
+    report.result(*(shape or (0, 0, 0)))
+    return BuildResult(
+        result.sort("user_id", "timestamp", "parent_asin"), dataset_items(items, result), report.lines, report.counts
     )
-    return BuildResult(result.sort("user_id", "timestamp", "parent_asin"), dataset_items(items, result), report, counts)
