@@ -2,6 +2,7 @@
 customers, and shopping missions for the week's baskets."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -27,6 +28,19 @@ from models.dunnhumby.baskets import HISTORY_COLUMNS
 from models.dunnhumby.next_basket_scoring import score_weeks
 
 
+def _published(
+    context: dg.AssetExecutionContext, storage: StorageResource, name: str, otherwise: str
+) -> tuple[str, Path] | None:
+    """(version, local folder) of the latest published model `name`; None, with a warning saying what is not
+    done, when none was trained yet (scoring never trains)."""
+    store = storage.model_store(name)
+    version = store.latest()
+    if version is None:
+        context.log.warning(f"no trained {name} model yet; run {TRAINING_JOB_NAME} first; {otherwise}")
+        return None
+    return version, store.path(version)
+
+
 @dg.asset(
     group_name=GROUP,
     partitions_def=week_partitions,
@@ -42,14 +56,13 @@ def dunnhumby_next_basket_scores(
     """Never trains: loads the published champion; without one the step is skipped (train with the training job).
     Week W's rows predict each of W's customers' next basket AFTER W, from their baskets through W. A range run
     over already ingested weeks is the backfill (`storefront dunnhumby-history` runs it after the first model)."""
-    store = storage.model_store(NEXT_BASKET_MODEL)
-    version = store.latest()
-    if version is None:
-        context.log.warning(f"no trained {NEXT_BASKET_MODEL} model yet; run {TRAINING_JOB_NAME} first; nothing scored")
+    published = _published(context, storage, NEXT_BASKET_MODEL, "nothing scored")
+    if published is None:
         return
     from models.dunnhumby.next_basket_selection import ServedNextBasket
 
-    model = ServedNextBasket.load(store.path(version))
+    version, folder = published
+    model = ServedNextBasket.load(folder)
     weeks = partition_weeks(context)
     history = (
         BASKETS.store(storage)
@@ -83,15 +96,14 @@ def dunnhumby_next_basket_scores(
 def dunnhumby_week_missions(
     context: dg.AssetExecutionContext, storage: StorageResource
 ) -> Iterator[dg.MaterializeResult]:
-    store = storage.model_store(MISSION_MODEL)
-    version = store.latest()
-    if version is None:
-        context.log.warning(f"no {MISSION_MODEL} model yet; run {TRAINING_JOB_NAME} first; no missions assigned")
+    published = _published(context, storage, MISSION_MODEL, "no missions assigned")
+    if published is None:
         return
     from models.dunnhumby.mission_training import week_missions
     from models.dunnhumby.missions import MissionModel
 
-    model = MissionModel.load(store.path(version))
+    version, folder = published
+    model = MissionModel.load(folder)
     weeks = partition_weeks(context)
     baskets = pl.from_arrow(
         BASKETS.store(storage)
