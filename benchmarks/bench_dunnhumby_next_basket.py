@@ -3,10 +3,12 @@ bootstrap 95% intervals over baskets, and the repeat/explore breakdown (Li et al
 
 Candidates: G-TopFreq, P-TopFreq, GP-TopFreq (baselines), TIFU-KNN (Hu et al. 2020, tuned on validation) and the
 repeat/explore network (`models/dunnhumby/repeat_explore.py`), all through `select_next_basket`, the code the
-`dunnhumby_next_basket_model` asset runs; `--bilstm PRESET` adds the original embedding + BiLSTM + attention
-model (trained on the training weeks' histories) as one more candidate. Printed: the comparison table (markdown,
-ready for docs/dunnhumby.md), each candidate's NDCG@10 as a ratio of GP-TopFreq's, the champion's paired
-difference to the strongest baseline, and the time of each step.
+`dunnhumby_next_basket_model` asset runs. `implicit`'s ALS, the peer library a user would pick, is one more
+candidate at two settings (fitted on the training weeks; each customer's factors re-solved from their baskets at
+query time); `--bilstm PRESET` adds the original embedding + BiLSTM + attention model (trained on the training
+weeks' histories). Neither can be served. Printed: the comparison table (markdown, ready for docs/dunnhumby.md),
+each candidate's NDCG@10 as a ratio of GP-TopFreq's, the champion's paired difference to the strongest baseline,
+and the time of each step.
 
 Uses the 44 real weeks in ../shared/data/dunnhumby when present, else sandbox weeks.
 Run: .venv/bin/python benchmarks/bench_dunnhumby_next_basket.py [--preset tiny|cpu|gpu] [--bilstm small-repeat]
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -61,6 +64,34 @@ def bilstm_candidate(log: BasketLog, first_validation_week: str, preset: str):
     return scores
 
 
+ALS_SETTINGS = [(64, 1.0), (64, 10.0)]
+
+
+def customer_product_counts(log: BasketLog, rows: np.ndarray | None = None) -> sp.csr_matrix:
+    """(customers, products) purchase counts from every basket of `log` (only `rows`' customers, in that order)."""
+    per_item = log.items.tocoo()
+    counts = sp.csr_matrix(
+        (np.ones(per_item.nnz, np.float32), (log.basket_customer[per_item.row], per_item.col)),
+        shape=(len(log.customers), len(log.products)),
+    )
+    return counts if rows is None else counts[rows]
+
+
+def implicit_als_candidate(log: BasketLog, first_validation_week: str, factors: int, regularization: float):
+    """The peer library a user would pick: `implicit`'s ALS on the training weeks' customer x product counts; at
+    query time each customer's factors are solved again from all their baskets so far (no refit)."""
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    model = AlternatingLeastSquares(factors=factors, regularization=regularization, iterations=15, random_state=0)
+    model.fit(customer_product_counts(log.before(first_validation_week)), show_progress=False)
+
+    def scores(history: BasketLog, query_rows: np.ndarray) -> np.ndarray:
+        user_factors = model.recalculate_user(query_rows, customer_product_counts(history, query_rows))
+        return user_factors @ model.item_factors.T
+
+    return scores
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "gpu"])
@@ -76,13 +107,18 @@ def main() -> None:
     print(f"{len(weeks)} weeks from {source}; {len(log.customers)} customers, {len(log.products)} products; "
           f"loaded in {time.perf_counter() - started:.0f}s; preset {args.preset}")  # fmt: skip
 
-    extra = {}
-    if args.bilstm:
-        from models.dunnhumby.next_basket_evaluation import WeekSplit
+    from models.dunnhumby.next_basket_evaluation import WeekSplit
 
-        split = WeekSplit.last_weeks(log.weeks, config.validation_weeks, config.test_weeks)
+    first_validation = WeekSplit.last_weeks(log.weeks, config.validation_weeks, config.test_weeks).validation[0]
+    extra = {}
+    for factors, regularization in ALS_SETTINGS:  # the peer; the validation column shows which setting it would take
         started = time.perf_counter()
-        extra[f"BiLSTM ({args.bilstm})"] = bilstm_candidate(log, split.validation[0], args.bilstm)
+        name = f"implicit ALS (f={factors}, reg={regularization}; peer)"
+        extra[name] = implicit_als_candidate(log, first_validation, factors, regularization)
+        print(f"{name} fitted in {time.perf_counter() - started:.0f}s")
+    if args.bilstm:
+        started = time.perf_counter()
+        extra[f"BiLSTM ({args.bilstm})"] = bilstm_candidate(log, first_validation, args.bilstm)
         print(f"BiLSTM {args.bilstm} trained in {time.perf_counter() - started:.0f}s")
     started = time.perf_counter()
     run = select_next_basket(log, config, extra_candidates=extra)
