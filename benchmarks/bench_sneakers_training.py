@@ -1,5 +1,6 @@
 """CPU training throughput (images/s) of the sneaker CNN: the original 4-block architecture at 224x224
-versus the tiny test configuration, on the same TFRecords built from sandbox images; and with `--quality N`,
+versus the tiny test configuration and the peer a user would pick (Keras' MobileNetV2, random weights, same heads
+and input pipeline), on the same TFRecords built from sandbox images; and with `--quality N`,
 the whole sneakers pipeline (sandbox marketplace, N listings per query, tiny CNN, stack, predictions, evaluation)
 with every head's champion on validation and test accuracies with bootstrap 95% intervals over listings.
 
@@ -19,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from foundation.storage.tfrecords import ShardWriter  # noqa: E402
+from foundation.storage.tfrecords import ShardWriter, read_manifest  # noqa: E402
 from models.sneakers.dataset import FIXED_PRICE_LABELS, feature_specs, fixed_price_bin, one_hot  # noqa: E402
 from sandbox.sneakers.catalogue import MODELS, CatalogueConfig  # noqa: E402
 from sandbox.sneakers.marketplace import Marketplace, MarketplaceConfig  # noqa: E402
@@ -94,6 +95,29 @@ def quality(listings_per_query: int) -> None:
         print(markdown_table(("candidate", "role", "validation accuracy", "test accuracy (95% CI)"), rows))
 
 
+def mobilenet_images_per_second(train_uri: str, epochs: int) -> float:
+    """The peer a user would pick: Keras' MobileNetV2 (random weights: `keras.applications` weights cannot be
+    downloaded here) with the same three softmax heads, fed by the same input pipeline at 224x224."""
+    import time
+
+    import keras
+
+    from models.sneakers import cnn as sneaker_cnn
+    from models.sneakers.cnn import head_sizes_of
+
+    config = replace(sneaker_cnn.ORIGINAL, epochs=epochs)
+    sizes = head_sizes_of(train_uri, config.heads)
+    trunk = keras.applications.MobileNetV2(weights=None, include_top=False, pooling="avg", input_shape=(224, 224, 3))
+    outputs = {h: keras.layers.Dense(sizes[h], activation="softmax", name=h)(trunk.output) for h in config.heads}
+    model = keras.Model(trunk.input, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy")
+    data = sneaker_cnn.examples(train_uri, config, training=True)
+    model.fit(data, epochs=1, verbose=0)  # warm-up: graph tracing, the cache filled
+    started = time.perf_counter()
+    model.fit(data, epochs=epochs, verbose=0)
+    return read_manifest(train_uri).examples * epochs / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=512)
@@ -118,9 +142,13 @@ def main() -> None:
             sneaker_cnn.train(f"{tmp}/train", f"{tmp}/validation", replace(config, epochs=1))  # warm-up: graph tracing
             result = sneaker_cnn.train(f"{tmp}/train", f"{tmp}/validation", config)
             rates[name] = result.images_per_second
+        rates["MobileNetV2 (peer)"] = mobilenet_images_per_second(f"{tmp}/train", args.epochs)
     print(f"CNN training throughput on {n} sandbox images, {args.epochs} epochs, CPU ({os.cpu_count()} cores):")
     for name, rate in rates.items():
-        print(f"  {name:<9} {rate:8.1f} images/s   x{rate / rates['tiny']:.3f} of tiny")
+        print(
+            f"  {name:<19} {rate:8.1f} images/s   x{rate / rates['tiny']:.3f} of tiny   "
+            f"original x{rates['original'] / rate:.2f} of it"
+        )
 
 
 if __name__ == "__main__":
