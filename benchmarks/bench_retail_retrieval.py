@@ -160,6 +160,8 @@ def main() -> None:
     parser.add_argument("--protocol", nargs="+", default=["leave_last_out"], choices=PROTOCOLS)
     parser.add_argument("--preset", default="", help="small | full; empty: by the hardware, as the pipeline")
     parser.add_argument("--epochs", type=int, default=0, help="0: the preset's")
+    parser.add_argument("--pooled-context", action="store_true", help="two-tower: add the context's mean embedding")
+    parser.add_argument("--time-gaps", action="store_true", help="two-tower: hours between purchases as a feature")
     parser.add_argument("--people", type=int, default=5000)
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--real-data", default=str(REAL_DATA))
@@ -170,6 +172,8 @@ def main() -> None:
     config, choice = resolve_config(TwoTowerConfig(preset=args.preset))
     if args.epochs:
         config = replace(config, epochs=args.epochs)
+    config = replace(config, pooled_context=args.pooled_context or config.pooled_context)
+    config = replace(config, time_gaps=args.time_gaps or config.time_gaps)
     print(f"two-tower preset: {choice.reason}")
     with tempfile.TemporaryDirectory() as tmp:
         for data in args.data:
