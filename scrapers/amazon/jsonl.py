@@ -17,7 +17,8 @@ cores busy). A clean chunk never takes the line-by-line path. Before Arrow, each
 DuckDB's JSON reader (`duckdb_lines`), which parses more cheaply but coerces bad values (1.5 -> 2 for an integer,
 true -> 1, an object -> its JSON text) where Arrow refuses them: so it reads loose types, the values are judged
 with Arrow's rules, and a chunk it cannot vouch for, or with any unusable row, takes the Arrow path, which alone
-decides what a reject is.
+decides what a reject is. On Linux, review chunks are read into memory-mapped /dev/shm files that DuckDB opens
+directly (`mapped_chunks`), so a chunk's bytes are copied once from the page cache and never again.
 
 Line numbers are 1-based, like an editor's, so `sed -n <line>p <file>` shows the rejected line. Each reject
 also carries its byte offset in the chunk (`Reject.offset`; the ingestion adds the chunk's offset in the file).
