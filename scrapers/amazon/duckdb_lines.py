@@ -66,7 +66,7 @@ class StrictJsonLines:
         chunk's bytes, which DuckDB then reads instead of a scratch copy (`scrapers.amazon.mapped_chunks`)."""
         try:
             loose = self._read(chunk, path)
-        except (duckdb.Error, pa.ArrowException):
+        except (duckdb.Error, pa.ArrowException, OSError):  # OSError: no room for the scratch copy in /dev/shm
             return None
         if loose.num_rows != lines:  # blank lines (DuckDB skips them) or a line it read as several rows
             return None

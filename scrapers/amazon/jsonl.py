@@ -625,15 +625,19 @@ def _mapped_review_chunks(
     """Review chunks read once, into memory DuckDB reads as a file (`mapped_chunks`); same chunks, same results."""
     buffers = mapped_chunks.MappedBuffers()
 
-    def lines() -> Iterator[tuple[int, int, mapped_chunks.MappedFile, int]]:
+    def lines() -> Iterator[tuple[int, int, mapped_chunks.MappedFile | bytearray, int]]:
         with open_for_chunks(path) as stream:
             for first, n, buffer, length in _cut_lines(stream, chunk_bytes, buffers.take):
-                buffer.resize_file(length)  # DuckDB reads exactly the chunk
+                if isinstance(buffer, mapped_chunks.MappedFile):
+                    buffer.cut_file(length)  # DuckDB reads exactly the chunk
                 yield first, n, buffer, length
 
-    def parse_and_recycle(first: int, n: int, buffer: mapped_chunks.MappedFile, length: int) -> ChunkResult:
-        result = parse_review_chunk(first, memoryview(buffer)[:length], category, name, n, path=buffer.path)
-        buffers.give_back(buffer)
+    def parse_and_recycle(first: int, n: int, buffer: mapped_chunks.MappedFile | bytearray, length: int) -> ChunkResult:
+        mapped = isinstance(buffer, mapped_chunks.MappedFile)
+        view = memoryview(buffer)[:length]
+        result = parse_review_chunk(first, view, category, name, n, path=buffer.path if mapped else None)
+        if mapped:
+            buffers.give_back(buffer)
         return result
 
     return lines(), parse_and_recycle
