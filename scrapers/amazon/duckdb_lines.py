@@ -30,16 +30,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from scrapers.amazon.mapped_chunks import BY_DESCRIPTOR, RAM_DISK, descriptor_path
+
 # First characters of the text DuckDB writes for a non-string in a VARCHAR column (numbers, NaN, Infinity, true,
 # false, objects, lists); only strings starting with one of these are tested further.
 _SUSPECT_FIRST = np.zeros(256, bool)
 _SUSPECT_FIRST[np.frombuffer(b"-0123456789tfNI{[", np.uint8)] = True
 # What that text looks like in full (`1e5` comes out as `100000.0`; objects and lists are re-serialised).
 _COERCED_TEXT = r"^(?:-?[0-9][0-9.eE+\-]*|true|false|NaN|-?Infinity|\{.*\}|\[.*\])$"
-# Chunks go to DuckDB as files in memory where the system has a RAM disk (a 16 MB copy costs ~2 ms).
-_SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 _NEWLINE = ord("\n")
-_BY_DESCRIPTOR = os.path.isdir("/proc/self/fd")
 
 
 def _duckdb_type(data_type: pa.DataType) -> str:
@@ -96,14 +95,15 @@ class StrictJsonLines:
             # `path`, each thread rewrites one unlinked file in memory, which DuckDB opens by its descriptor:
             # filling a fresh file took ~9% of the parse in page allocation, and nothing is left behind however
             # the thread ends.
-            local.scratch = tempfile.TemporaryFile(dir=_SCRATCH) if _BY_DESCRIPTOR else None  # noqa: SIM115 (per thread)
+            # Chunks go to DuckDB as files in memory where the system has a RAM disk (a 16 MB copy costs ~2 ms).
+            local.scratch = tempfile.TemporaryFile(dir=RAM_DISK) if BY_DESCRIPTOR else None  # noqa: SIM115 (per thread)
         if path is None and local.scratch is not None:
             fd = local.scratch.fileno()
             os.pwrite(fd, chunk, 0)
             os.ftruncate(fd, len(chunk))
-            path = f"/proc/self/fd/{fd}"
+            path = descriptor_path(fd)
         if path is None:
-            with tempfile.NamedTemporaryFile(dir=_SCRATCH, suffix=".jsonl") as scratch:
+            with tempfile.NamedTemporaryFile(dir=RAM_DISK, suffix=".jsonl") as scratch:
                 scratch.write(chunk)
                 scratch.flush()
                 return local.connection.sql(self._query, params={"path": scratch.name}).to_arrow_table()

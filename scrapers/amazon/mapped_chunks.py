@@ -6,8 +6,8 @@ three times: from the page cache into the buffer, from the buffer into a scratch
 memory (`mmap`): `readinto` fills the mapping directly (measured ~3.6 ms per 16 MB against ~11 ms into a
 bytearray on this machine, and no `pwrite`), and DuckDB opens the same file by its descriptor
 (`/proc/self/fd/N`). Before a chunk is parsed its file is cut to the chunk's length (`ftruncate`), so DuckDB sees
-exactly the chunk's lines; the pages below stay allocated, so refilling a recycled buffer faults in only the
-few pages that held the cut-off line.
+exactly the chunk's lines; the pages below stay allocated, so refilling a recycled buffer reserves again only
+the few pages past the cut.
 
 Only where the system has both a RAM disk and /proc (Linux); elsewhere `read_chunks` keeps bytearrays and the
 scratch-file copy. Nothing is left behind however the process ends: the files are unlinked from the start.
@@ -26,8 +26,11 @@ import queue
 import tempfile
 from typing import IO
 
-SCRATCH_DIR = "/dev/shm"
-AVAILABLE = os.access(SCRATCH_DIR, os.W_OK) and os.path.isdir("/proc/self/fd")
+# Where files live in memory, and whether an open file can be named by its descriptor (what DuckDB needs to
+# read an unlinked file); also used for `duckdb_lines`' scratch copies.
+RAM_DISK = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+BY_DESCRIPTOR = os.path.isdir("/proc/self/fd")
+AVAILABLE = RAM_DISK is not None and BY_DESCRIPTOR
 # Room for the partial line carried into the next chunk, so chunks of `chunk_bytes` keep fitting one buffer.
 CARRY_ROOM = 1 << 20
 
@@ -57,13 +60,18 @@ class MappedFile(mmap.mmap):
         self.file_size = size
 
 
+def descriptor_path(fd: int) -> str:
+    """A name for the open file `fd` that other code (DuckDB) can open, also once the file is unlinked."""
+    return f"/proc/self/fd/{fd}"
+
+
 def _mapped(size: int, capacity: int) -> MappedFile:
     """A mapping of `capacity` bytes over a file of `size` bytes, all reserved."""
-    file = tempfile.TemporaryFile(dir=SCRATCH_DIR)  # noqa: SIM115 (closed with the mapping, by the garbage collector)
+    file = tempfile.TemporaryFile(dir=RAM_DISK)  # noqa: SIM115 (closed with the mapping, by the garbage collector)
     try:
         os.ftruncate(file.fileno(), capacity)  # Python maps no more than the file holds: map it whole, then cut
         mapping = MappedFile(file.fileno(), capacity)
-        mapping.file, mapping.path, mapping.file_size = file, f"/proc/self/fd/{file.fileno()}", 0
+        mapping.file, mapping.path, mapping.file_size = file, descriptor_path(file.fileno()), 0
         mapping.reserve(size)
     except BaseException:
         file.close()
