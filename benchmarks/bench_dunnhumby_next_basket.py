@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,26 +66,16 @@ def bilstm_candidate(log: BasketLog, first_validation_week: str, preset: str):
 ALS_SETTINGS = [(64, 1.0), (64, 10.0)]
 
 
-def customer_product_counts(log: BasketLog, rows: np.ndarray | None = None) -> sp.csr_matrix:
-    """(customers, products) purchase counts from every basket of `log` (only `rows`' customers, in that order)."""
-    per_item = log.items.tocoo()
-    counts = sp.csr_matrix(
-        (np.ones(per_item.nnz, np.float32), (log.basket_customer[per_item.row], per_item.col)),
-        shape=(len(log.customers), len(log.products)),
-    )
-    return counts if rows is None else counts[rows]
-
-
 def implicit_als_candidate(log: BasketLog, first_validation_week: str, factors: int, regularization: float):
     """The peer library a user would pick: `implicit`'s ALS on the training weeks' customer x product counts; at
     query time each customer's factors are solved again from all their baskets so far (no refit)."""
     from implicit.cpu.als import AlternatingLeastSquares
 
     model = AlternatingLeastSquares(factors=factors, regularization=regularization, iterations=15, random_state=0)
-    model.fit(customer_product_counts(log.before(first_validation_week)), show_progress=False)
+    model.fit(log.before(first_validation_week).counts().astype(np.float32), show_progress=False)
 
     def scores(history: BasketLog, query_rows: np.ndarray) -> np.ndarray:
-        user_factors = model.recalculate_user(query_rows, customer_product_counts(history, query_rows))
+        user_factors = model.recalculate_user(query_rows, history.counts()[query_rows].astype(np.float32))
         return user_factors @ model.item_factors.T
 
     return scores
